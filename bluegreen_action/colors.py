@@ -9,7 +9,7 @@ class Color(str, enum.Enum):
     GREEN = "green"
 
     @property
-    def other(self) -> "Color":
+    def other(self) -> Color:
         return Color.GREEN if self is Color.BLUE else Color.BLUE
 
     def __str__(self) -> str:

@@ -30,9 +30,8 @@ class ImageSite:
 
 @dataclass
 class Retag:
-    """The compose text with new tags, and environment variables for `${VAR}` tags."""
+    """The compose text with new image references."""
     text: str
-    env: dict[str, str] = field(default_factory=dict)
     old_images: dict[str, str] = field(default_factory=dict)   # service -> image before
     new_images: dict[str, str] = field(default_factory=dict)   # service -> image after
 
@@ -58,7 +57,7 @@ class ComposeFile:
             k: (v or {}) for k, v in self.data["services"].items()}
 
     @classmethod
-    def load(cls, path: str | Path) -> "ComposeFile":
+    def load(cls, path: str | Path) -> ComposeFile:
         p = Path(path)
         if not p.is_file():
             raise ComposeFileError(
@@ -128,13 +127,18 @@ class ComposeFile:
                          scalar.style or "", scalar.start_mark.line + 1)
 
     def retag(self, services: list[str], tag: str) -> Retag:
-        """Rewrite the image tag of each given service. A site shared through an anchor
-        is rewritten once."""
+        """Rewrite the image tag of each given service. A tag written as one variable
+        (`app:${TAG:-v1}`) is replaced too; variables in the name are left to compose."""
+        return self.set_images({svc: self._new_image(svc, self.image_site(svc), tag)
+                                for svc in services})
+
+    def set_images(self, images: dict[str, str]) -> Retag:
+        """Write each service's image reference as given (a rollback sets the exact
+        reference the old containers ran). A site shared through an anchor is written once."""
         result = Retag(text=self.text)
         edits: dict[int, tuple[ImageSite, str]] = {}
-        for svc in services:
+        for svc, new in images.items():
             site = self.image_site(svc)
-            new = self._new_image(svc, site, tag, result.env)
             result.old_images[svc] = site.value
             result.new_images[svc] = new
             if new != site.value:
@@ -145,7 +149,7 @@ class ComposeFile:
         result.text = text
         return result
 
-    def _new_image(self, svc: str, site: ImageSite, tag: str, env: dict[str, str]) -> str:
+    def _new_image(self, svc: str, site: ImageSite, tag: str) -> str:
         ref = ImageRef.parse(site.value)
         where = dict(file=str(self.path), line=site.line)
         if ref.digest:
@@ -153,10 +157,7 @@ class ComposeFile:
                 f"the image of `{svc}` is pinned by digest ({site.value}); a tag cannot replace it",
                 hint=f"write the image without `@{ref.digest.split(':')[0]}:...` so bluegreen can set "
                      "the tag", **where)
-        if ref.tag_variable:
-            env[ref.tag_variable] = tag
-            return site.value
-        if "$" in (ref.tag or "") or ref.name.startswith("$") and "/" not in ref.name:
+        if "$" in (ref.tag or "") and not ref.tag_variable or ref.name.startswith("$") and "/" not in ref.name:
             raise ComposeFileError(
                 f"the image of `{svc}` ({site.value}) is built from variables bluegreen cannot "
                 "retag", hint="write it as `registry/name:${TAG}` or `registry/name:tag`", **where)

@@ -17,7 +17,7 @@ class ImageRef:
     digest: str | None
 
     @classmethod
-    def parse(cls, ref: str) -> "ImageRef":
+    def parse(cls, ref: str) -> ImageRef:
         # Compose variables (`${TAG:-v1}`) may hold ':' and '/': search a masked copy.
         masked = _mask_variables(ref)
         at = masked.find("@")
@@ -47,7 +47,7 @@ class ImageRef:
         m = VARIABLE_TAG_RE.match(self.tag)
         return (m.group("braced") or m.group("bare")) if m else None
 
-    def with_tag(self, tag: str) -> "ImageRef":
+    def with_tag(self, tag: str) -> ImageRef:
         return ImageRef(self.name, tag, None)
 
 

@@ -3,8 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen_action.caddy_config import (dial_addresses, find_upstream_handlers, format_path,
-                                           get_path, routed_colors, with_upstreams)
+from bluegreen_action.caddy_config import (
+    dial_addresses,
+    find_upstream_handlers,
+    format_path,
+    get_path,
+    routed_colors,
+    with_upstreams,
+)
 from bluegreen_action.colors import Color
 from bluegreen_action.errors import ProxyError
 

@@ -24,7 +24,6 @@ def test_article_retag_changes_only_the_anchor_scalar_byte_for_byte():
         "zerodowndeploy-blue": "ghcr.io/jamie-mh/zerodowndeploy:v1.2.3",
         "zerodowndeploy-green": "ghcr.io/jamie-mh/zerodowndeploy:v1.2.3"}
     assert r.old_images["zerodowndeploy-green"] == "ghcr.io/jamie-mh/zerodowndeploy:latest"
-    assert r.env == {}
 
 
 def test_quoting_registry_ports_and_missing_tags_are_kept():
@@ -33,11 +32,17 @@ def test_quoting_registry_ports_and_missing_tags_are_kept():
     assert r.text == (FIX / "odd-refs.v2.yaml").read_text()
 
 
-def test_a_variable_tag_is_set_through_the_environment_and_the_text_is_untouched():
+def test_a_variable_tag_is_replaced_and_variables_in_the_name_are_left_to_compose():
     c = load("variable-tag.yaml")
     r = c.retag(["app-blue", "app-green"], "v9")
-    assert r.text == c.text
-    assert r.env == {"APP_TAG": "v9"}
+    assert r.text == c.text.replace("${APP_TAG:-v1}", "v9")
+    assert r.new_images["app-green"] == "${REGISTRY:-ghcr.io}/acme/app:v9"
+
+
+def test_set_images_writes_exact_references_for_a_rollback():
+    c = load("article.yaml")
+    r = c.set_images({"zerodowndeploy-green": "ghcr.io/jamie-mh/zerodowndeploy:v0.9"})
+    assert r.text == c.text.replace("zerodowndeploy:latest", "zerodowndeploy:v0.9")
 
 
 @pytest.mark.parametrize("image,expect", [

@@ -1,0 +1,279 @@
+"""The deploy: check everything locally, connect, read the host, plan, then swap colour by
+colour; on any failure, put the touched colours back on the old images while traffic stays
+on a healthy colour."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .clock import Clock
+from .colors import Color, service_name
+from .compose_file import ComposeFile
+from .errors import BluegreenError, ComposeFileError, DeployError, InputError
+from .image_ref import ImageRef, valid_tag
+from .plan import HostFacts, Plan, Step, make_plan, rollback_plan
+from .proxy import open_router
+from .remote_docker import ContainerState, RemoteDocker
+from .report import Reporter
+from .router import AppTopology, Router
+from .ssh import SshSession, SshTarget
+from .waits import wait_until_drained, wait_until_healthy
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    target: SshTarget
+    compose_file: Path
+    apps: tuple[str, ...]
+    tag: str
+    project_name: str | None = None
+    repo_name: str | None = None         # the repository's name, for the project name
+    proxy_service: str | None = None
+    proxy_kind: str | None = None        # caddy | haproxy | None: detected
+    health_timeout: float = 120.0
+    drain_timeout: float = 30.0
+    health_path: str = "/"
+    dry_run: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)   # for docker/compose child processes
+
+
+@dataclass
+class DeployResult:
+    result: str                              # success | failed | rolled-back | dry-run
+    host: str
+    project: str = ""
+    tag: str = ""
+    previous_tag: str | None = None
+    images: dict[str, tuple[str | None, str]] = field(default_factory=dict)  # service -> (old, new)
+    final: dict[str, ContainerState] = field(default_factory=dict)
+    routed: dict[str, list[str]] = field(default_factory=dict)
+    plan: str = ""
+    error: BluegreenError | None = None
+    seconds: float = 0.0
+
+
+class Deployment:
+    def __init__(self, opts: DeployOptions, reporter: Reporter, clock: Clock | None = None):
+        self.o = opts
+        self.r = reporter
+        self.clock = clock or Clock()
+        self.result = DeployResult("failed", host=opts.target.display, tag=opts.tag)
+
+    # -- the whole run --------------------------------------------------------------------
+    def run(self) -> DeployResult:
+        start = self.clock.now()
+        try:
+            self._run()
+        except BluegreenError as e:
+            self.result.error = e
+            if isinstance(e, DeployError) and e.rolled_back:
+                self.result.result = "rolled-back"
+            self.r.error(e)
+        finally:
+            self.result.seconds = self.clock.now() - start
+        return self.result
+
+    def _run(self) -> None:
+        with self.r.phase("Check the inputs and the compose file"):
+            compose, new = self._prepare()
+        with self.r.phase(f"Connect to {self.o.target.display}"), SshSession(self.o.target) as ssh:
+            docker = RemoteDocker(ssh, self.result.project, compose.path.resolve().parent,
+                                  dict(self.o.env), log=self.r.detail)
+            try:
+                self.r.info(f"Docker Engine {docker.check_access()} on {self.o.target.host}")
+                self._deploy(ssh, docker, compose, new)
+            finally:
+                docker.close()
+
+    # -- local checks: nothing on the server is touched before these pass -----------------
+    def _prepare(self) -> tuple[ComposeFile, dict[str, str]]:
+        o = self.o
+        if not valid_tag(o.tag):
+            raise InputError(f"tag {o.tag!r} is not a valid image tag",
+                             hint="use letters, digits, '_', '.' and '-' (at most 128, not "
+                                  "starting with '.' or '-'), e.g. v1.2.3 or the commit SHA")
+        compose = ComposeFile.load(o.compose_file)
+        for app in o.apps:
+            compose.require_colors(app)
+        self.colour_services = [service_name(a, c) for a in o.apps for c in Color]
+        new = compose.retag(self.colour_services, o.tag).new_images
+        self.result.project = o.project_name or compose.project_name(o.repo_name)
+        self.proxy_service = self._proxy_service(compose)
+        self.topology = [AppTopology(
+            a, {c: frozenset({service_name(a, c), compose.container_name(service_name(a, c))} - {None})
+                for c in Color},
+            {c: compose.container_name(service_name(a, c)) or service_name(a, c) for c in Color})
+            for a in o.apps]
+        for svc in self.colour_services:
+            self._warn_slow_healthcheck(compose, svc)
+        self.r.info(f"project {self.result.project}, services "
+                    f"{', '.join(self.colour_services)}, proxy {self.proxy_service}")
+        return compose, new
+
+    def _proxy_service(self, compose: ComposeFile) -> str:
+        if self.o.proxy_service:
+            if self.o.proxy_service not in compose.services:
+                raise ComposeFileError(
+                    f"proxy service `{self.o.proxy_service}` is not in {compose.path}",
+                    hint=f"set proxy-service to one of: {', '.join(compose.services)}")
+            return self.o.proxy_service
+        found = compose.proxy_candidates(list(self.o.apps))
+        if len(found) != 1:
+            raise ComposeFileError(
+                f"cannot tell which service is the reverse proxy in {compose.path} "
+                f"({'candidates: ' + ', '.join(found) if found else 'no Caddy or HAProxy service'})",
+                hint="set proxy-service (--proxy-service) to the Caddy or HAProxy service")
+        return found[0]
+
+    def _warn_slow_healthcheck(self, compose: ComposeFile, svc: str) -> None:
+        hc = compose.services[svc].get("healthcheck") or {}
+        if hc and not hc.get("disable") and "start_interval" not in hc:
+            self.r.warning(
+                f"{svc}'s healthcheck has no start_interval: Docker runs the first check only "
+                f"after `interval` ({hc.get('interval', '30s')}), which every deploy waits for; "
+                "add `start_interval: 1s` (Docker Engine >= 25)",
+                file=str(compose.path), line=compose.line_of_service(svc))
+
+    # -- on the server --------------------------------------------------------------------
+    def _deploy(self, ssh: SshSession, docker: RemoteDocker, compose: ComposeFile,
+                new: dict[str, str]) -> None:
+        with self.r.phase("Read the host's state"):
+            docker.validate(compose.set_images(new).text)
+            containers = docker.project_containers()
+            self._check_name_clashes(docker, compose)
+            old = {s: containers[s].image if s in containers else None for s in self.colour_services}
+            self.result.images = {s: (old[s], new[s]) for s in self.colour_services}
+            first_old = old[self.colour_services[0]]
+            self.result.previous_tag = ImageRef.parse(first_old).tag if first_old else None
+            router = None
+            if self.proxy_service in containers and containers[self.proxy_service].running:
+                router = open_router(docker, containers[self.proxy_service], self.topology,
+                                     self.clock, self.o.proxy_kind, log=self.r.info)
+                self.r.info(router.describe())
+            facts = HostFacts(running={s: c.running for s, c in containers.items()},
+                              routed=router.routed() if router else {})
+            plan = make_plan(list(self.o.apps), facts, new)
+            if not plan.first_deploy and router is None:
+                raise DeployError(
+                    f"the proxy service `{self.proxy_service}` is not running on the host",
+                    hint="start it (`docker compose up -d " + self.proxy_service + "`) or check "
+                         "proxy-service")
+            for app, colors in facts.routed.items():
+                self.r.info(f"{app}: traffic goes to {' + '.join(sorted(map(str, colors))) or 'nothing'}")
+            self.result.plan = plan.describe()
+            self.r.info("plan:\n" + self.result.plan)
+        if self.o.dry_run:
+            self.result.result = "dry-run"
+            self.r.info("dry run: nothing was changed")
+            return
+        self.router = router
+        self._execute(plan, docker, compose, new, old)
+        self.result.result = "success"
+        self._final_state(docker, self.router)
+
+    def _check_name_clashes(self, docker: RemoteDocker, compose: ComposeFile) -> None:
+        names = [n for s in compose.services if (n := compose.container_name(s))]
+        clash = docker.foreign_containers(names)
+        if clash:
+            owners = ", ".join(f"{n} (project {p})" for n, p in clash.items())
+            raise ComposeFileError(
+                f"containers named in {compose.path} belong to another compose project: {owners}",
+                hint=f"set project-name to {next(iter(clash.values()))} to take them over")
+
+    def _execute(self, plan: Plan, docker, compose, new, old) -> None:
+        touched: list[Color] = []
+        router = self.router
+        try:
+            self._run_steps(plan, docker, compose, new, touched)
+        except BluegreenError as failure:
+            if plan.first_deploy or not touched or router is None:
+                raise
+            self.r.warning(f"deploy failed: {failure.message}; rolling back to the previous images")
+            self.r.error(failure)
+            try:
+                routed = set().union(*router.routed().values())
+                back = rollback_plan(list(self.o.apps), touched, routed,
+                                     {s: old[s] for s in self.colour_services if old[s]})
+                self._run_steps(back, docker, compose, old, [], phase_prefix="Roll back: ")
+            except BluegreenError as e2:
+                raise DeployError(
+                    f"{failure.message}; the rollback failed too: {e2.message}",
+                    evidence=e2.evidence, hint="traffic stays on the colour that was healthy; "
+                    "run `bluegreen status` and deploy a known-good tag") from None
+            raise DeployError(f"{failure.message}; rolled back to the previous version",
+                              evidence=failure.evidence, hint=failure.hint,
+                              rolled_back=True) from None
+
+    def _run_steps(self, plan: Plan, docker, compose, images, touched,
+                   phase_prefix: str = "") -> None:
+        for name, steps in _phases(plan):
+            with self.r.phase(phase_prefix + name):
+                for step in steps:
+                    self._step(step, docker, compose, images, touched)
+
+    def _step(self, step: Step, docker: RemoteDocker, compose: ComposeFile,
+              images: dict[str, str], touched: list[Color]) -> None:
+        o, router = self.o, self.router
+        if step.action == "pull":
+            docker.compose(compose.set_images(images).text, "pull", "--quiet", *step.services)
+        elif step.action == "up-all":
+            docker.compose(compose.set_images(images).text, "up", "-d", "--quiet-pull")
+            proxy = docker.project_containers().get(self.proxy_service)
+            if proxy and proxy.running:   # so health is also probed from the proxy's side
+                self.router = open_router(docker, proxy, self.topology, self.clock,
+                                          o.proxy_kind, log=self.r.info)
+        elif step.action == "route":
+            router.route_to(set(step.colors))
+            self.r.info(f"traffic → {' + '.join(c.value for c in Color if c in step.colors)}")
+        elif step.action == "drain":
+            waited = wait_until_drained(router, step.color, o.drain_timeout, self.clock,
+                                        warn=self.r.warning)
+            self.r.info(f"{step.color} drained in {waited:.1f}s")
+        elif step.action == "replace":
+            touched.append(step.color)
+            text = compose.set_images(dict(step.images)).text
+            docker.compose(text, "up", "-d", "--no-deps", "--force-recreate", *step.services)
+            self.r.info("recreated " + ", ".join(f"{s} on {i}" for s, i in step.images))
+        elif step.action == "await-healthy":
+            containers = docker.project_containers()
+            names = {s: containers[s].name for s in step.services if s in containers}
+            apps = {service_name(a, step.color): a for a in o.apps}
+            waited = wait_until_healthy(docker, router, names, apps, step.color, o.health_path,
+                                        o.health_timeout, self.clock)
+            self.r.info(f"{', '.join(step.services)} healthy after {waited:.1f}s")
+        else:
+            raise AssertionError(step.action)
+
+    def _final_state(self, docker: RemoteDocker, router: Router | None) -> None:
+        containers = docker.project_containers()
+        self.result.final = {s: containers[s] for s in self.colour_services if s in containers}
+        if router:
+            self.result.routed = {a: sorted(map(str, c)) for a, c in router.routed().items()}
+
+
+def _phases(plan: Plan):
+    """Group steps into the phases a person follows: pull, replace blue, replace green..."""
+    if plan.first_deploy:
+        return [("First deploy: start the stack", list(plan.steps))]
+    groups: list[tuple[str, list[Step]]] = []
+    for s in plan.steps:
+        if s.action == "pull":
+            name = "Pull the new images"
+        elif s.action == "route" and s.colors == frozenset(Color):
+            name = "Route traffic to both colours"
+        elif s.color is not None:
+            name = f"Replace {s.color}"
+        else:   # a route step that takes a colour out: it opens that colour's phase
+            name = f"Replace {next(iter(frozenset(Color) - s.colors))}"
+        if groups and groups[-1][0] == name:
+            groups[-1][1].append(s)
+        else:
+            groups.append((name, [s]))
+    return groups
+
+
+def default_env() -> dict[str, str]:
+    """The environment the front doors hand to child processes."""
+    return {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}

@@ -1,0 +1,108 @@
+"""An httpx transport that sends each request from inside a container with `docker exec`
+(curl when the image has it, else busybox wget). The proxy's admin API stays bound to the
+container's own localhost, and health probes reach the app the way the proxy does."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import httpx
+
+# (argv) -> (exit code, stdout bytes, stderr bytes)
+Exec = Callable[[list[str]], tuple[int, bytes, bytes]]
+
+
+def detect_http_tool(run: Exec) -> str:
+    code, out, _ = run(["sh", "-c", "command -v curl || command -v wget"])
+    found = out.decode().strip()
+    if code == 0 and found.endswith("curl"):
+        return "curl"
+    if code == 0 and found.endswith("wget"):
+        return "wget"
+    raise httpx.ConnectError("neither curl nor wget exists in the proxy container")
+
+
+def curl_argv(request: httpx.Request, timeout: float) -> list[str]:
+    argv = ["curl", "-sS", "-i", "--max-time", f"{timeout:g}", "-X", request.method,
+            "-H", "Expect:"]
+    for k, v in request.headers.items():
+        if k.lower() not in ("host", "content-length", "accept-encoding", "connection", "user-agent"):
+            argv += ["-H", f"{k}: {v}"]
+    if request.content:
+        argv += ["--data-binary", request.content.decode()]
+    return argv + [str(request.url)]
+
+
+def wget_argv(request: httpx.Request, timeout: float) -> list[str]:
+    if request.method not in ("GET", "POST"):
+        raise httpx.UnsupportedProtocol(f"busybox wget cannot send {request.method}")
+    # `timeout` instead of wget's own -T, which crashes some busybox builds
+    argv = ["timeout", f"{max(1, int(timeout))}", "wget", "-q", "-S", "-O", "-"]
+    for k, v in request.headers.items():
+        if k.lower() not in ("host", "content-length", "accept-encoding", "connection", "user-agent",
+                             "accept"):
+            argv += ["--header", f"{k}: {v}"]
+    if request.method == "POST":
+        argv += ["--post-data", (request.content or b"").decode()]
+    return argv + [str(request.url)]
+
+
+def parse_curl(code: int, out: bytes, err: bytes, request: httpx.Request) -> httpx.Response:
+    if code != 0:
+        raise httpx.ConnectError(f"curl exit {code}: {err.decode(errors='replace').strip()}",
+                                 request=request)
+    head, _, body = out.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:] if ":" in line]
+    return httpx.Response(status, headers=headers, content=body, request=request)
+
+
+STATUS_RE = re.compile(r"^\s*HTTP/\d(?:\.\d)?\s+(\d{3})")
+
+
+def parse_wget(code: int, out: bytes, err: bytes, request: httpx.Request) -> httpx.Response:
+    text = err.decode(errors="replace")
+    status, headers = None, []
+    for line in text.splitlines():
+        m = STATUS_RE.match(line)
+        if m and line.startswith("  "):
+            status, headers = int(m.group(1)), []    # the last response wins (redirects)
+        elif line.startswith("  ") and ":" in line and status is not None:
+            k, v = line.strip().split(":", 1)
+            headers.append((k.strip(), v.strip()))
+    if status is None:
+        raise httpx.ConnectError(f"wget exit {code}: {text.strip()}", request=request)
+    # busybox wget drops the body of an error response; keep its own message instead
+    body = out if code == 0 else text.strip().encode()
+    return httpx.Response(status, headers=headers, content=body, request=request)
+
+
+class ContainerExecTransport(httpx.BaseTransport):
+    def __init__(self, run: Exec, tool: str | None = None, timeout: float = 10):
+        self._run = run
+        self._tool = tool
+        self._timeout = timeout
+
+    @property
+    def tool(self) -> str:
+        if self._tool is None:
+            self._tool = detect_http_tool(self._run)
+        return self._tool
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        if self.tool == "curl":
+            code, out, err = self._run(curl_argv(request, self._timeout))
+            return parse_curl(code, out, err, request)
+        code, out, err = self._run(wget_argv(request, self._timeout))
+        return parse_wget(code, out, err, request)
+
+
+def docker_exec(container) -> Exec:
+    """An Exec bound to a Docker SDK container."""
+    def run(argv: list[str]) -> tuple[int, bytes, bytes]:
+        result = container.exec_run(argv, demux=True)
+        out, err = result.output if result.output else (b"", b"")
+        return result.exit_code, out or b"", err or b""
+    return run
