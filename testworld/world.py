@@ -1,0 +1,168 @@
+"""`World`: the whole test world, brought up idempotently, and what tests need to use it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import engine, images, sshd, stacks
+from . import registry as registries
+from .common import local_env, log, run, state_dir
+
+
+@dataclass
+class World:
+    state_dir: Path
+    host: str = sshd.HOST
+    port: int = sshd.PORT
+    user: str = sshd.DEPLOY_USER
+    nodocker_user: str = sshd.NODOCKER_USER
+    client_key: Path = None
+    known_hosts: Path = None
+    ssh_config: Path = None
+    bin_dir: Path = None
+    registry: str = f"{registries.HOST}:{registries.PLAIN_PORT}"
+    auth_registry: str = f"{registries.HOST}:{registries.AUTH_PORT}"
+    auth_user: str = registries.AUTH_USER
+    auth_password_file: Path = None
+    docker_config: Path = None  # a DOCKER_CONFIG dir logged in to the auth registry
+    engine_started: bool = False  # True if this world started dockerd
+    images: dict = field(default_factory=dict)
+
+    # --- construction ----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls) -> "World":
+        """The world's paths and names, without checking or starting anything."""
+        p = sshd.paths()
+        state = state_dir()
+        return cls(
+            state_dir=state, client_key=p["client_key"], known_hosts=p["known_hosts"],
+            ssh_config=p["ssh_config"], bin_dir=p["bin"],
+            auth_password_file=registries.password_file(), docker_config=state / "docker-config",
+            engine_started=engine.started_by_world(),
+            images={
+                "debian": images.DEBIAN, "caddy_busybox": images.CADDY_BUSYBOX,
+                "caddy_curl": images.CADDY_CURL, "haproxy": images.HAPROXY,
+                **{f"app_{t}": images.app_image(t) for t in images.APP_VERSIONS},
+            },
+        )
+
+    @classmethod
+    def ensure(cls, haproxy: bool | None = None) -> "World":
+        """Bring every part up (skipping what is there) and return the world."""
+        if haproxy is None:
+            haproxy = os.environ.get("BLUEGREEN_WORLD_HAPROXY", "1") != "0"
+        t0 = time.monotonic()
+        engine.ensure_engine()
+        registries.ensure_registries()
+        sshd.ensure_sshd()
+        world = cls.load()
+        world._login_auth_registry()
+        images.ensure_base_images(haproxy=haproxy)
+        images.ensure_app_images([
+            (world.registry, None, None),
+            (world.auth_registry, (world.auth_user, world.auth_password), world.docker_config),
+        ])
+        world._check_remote()
+        log(f"world ready in {time.monotonic() - t0:.1f}s (state: {world.state_dir})")
+        return world
+
+    # --- credentials and environments ------------------------------------------------------
+
+    @property
+    def auth_password(self) -> str:
+        return self.auth_password_file.read_text().strip()
+
+    @property
+    def docker_host(self) -> str:
+        return f"ssh://{self.user}@{self.host}:{self.port}"
+
+    def remote_env(self, user: str | None = None, base: dict | None = None) -> dict:
+        """Env for docker/compose against the SSH remote: our ssh wrapper first on PATH."""
+        env = dict(os.environ if base is None else base)
+        env.pop("DOCKER_CONTEXT", None)
+        env["PATH"] = f"{self.bin_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
+        env["DOCKER_HOST"] = f"ssh://{user or self.user}@{self.host}:{self.port}"
+        return env
+
+    def _login_auth_registry(self) -> None:
+        """Log the world's own DOCKER_CONFIG in to the auth registry (root's stays untouched)."""
+        self.docker_config.mkdir(mode=0o700, exist_ok=True)
+        config = self.docker_config / "config.json"
+        if config.exists() and self.auth_registry in config.read_text():
+            return
+        run(["docker", "login", self.auth_registry, "-u", self.auth_user, "--password-stdin"],
+            input=self.auth_password, env=local_env(DOCKER_CONFIG=str(self.docker_config)))
+
+    def _check_remote(self) -> None:
+        proc = self.docker("info", "--format", "{{.ServerVersion}}", check=False, timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"docker over {self.docker_host} failed: {proc.stderr.strip()}")
+
+    # --- running things against the remote ------------------------------------------------
+
+    def docker(self, *args, check=True, timeout=300, input=None, user=None, env=None):
+        """`docker ARGS` against the SSH remote; returns the CompletedProcess (text)."""
+        return run(["docker", *args], input=input, env=self.remote_env(user, env),
+                   check=check, timeout=timeout)
+
+    def compose(self, stack_dir, *args, project: str, check=True, timeout=300, input=None,
+                env=None):
+        """`docker compose -p PROJECT -f STACK/compose.yaml ARGS` against the SSH remote.
+
+        stack_dir is a folder holding compose.yaml, or the compose file itself.
+        """
+        path = Path(stack_dir)
+        compose_file = path if path.is_file() else path / "compose.yaml"
+        return run(["docker", "compose", "-p", project, "-f", compose_file, *args], input=input,
+                   env=self.remote_env(base=env), cwd=compose_file.parent, check=check,
+                   timeout=timeout)
+
+    def render_stack(self, kind: str, dest_dir, app: str = "zdd", port: int = 18080,
+                     tag: str = "v1", boot_delay: float = 3) -> Path:
+        """Render stack `kind` ("article" or "nested") into dest_dir; returns compose.yaml."""
+        return stacks.render(kind, dest_dir, app=app, port=port, tag=tag, boot_delay=boot_delay,
+                             registry=self.registry)
+
+    def app_image(self, tag: str, auth: bool = False) -> str:
+        return images.app_image(tag, self.auth_registry if auth else self.registry)
+
+    # --- status and teardown ---------------------------------------------------------------
+
+    def status(self) -> dict:
+        return {
+            "engine": "up" if engine.engine_answers() else "down",
+            "engine_started_by_world": engine.started_by_world(),
+            "sshd": "up" if sshd.answers() else "down",
+            "registry": registries.status_of(registries.PLAIN_PORT) == 200,
+            "auth_registry": registries.status_of(registries.AUTH_PORT) == 401,
+            "images": {name: bool(images.image_id(ref)) for name, ref in self.images.items()},
+            "state_dir": str(self.state_dir),
+        }
+
+    def down(self, engine_too: bool = False) -> None:
+        """Stop the world's containers (compose projects from the sample images), sshd and
+        registries. dockerd is stopped only if asked and only if the world started it."""
+        if engine.engine_answers():
+            ids = run(["docker", "ps", "-aq", "--filter", "label=com.docker.compose.project"],
+                      check=False).stdout.split()
+            mine = []
+            for cid in ids:
+                image = run(["docker", "inspect", "-f", "{{.Config.Image}}", cid],
+                            check=False).stdout.strip()
+                if image.startswith(f"{self.registry}/") or image.startswith(f"{self.auth_registry}/"):
+                    mine.append(cid)
+            if mine:
+                log(f"removing {len(mine)} world container(s)")
+                subprocess.run(["docker", "rm", "-f", "-v", *mine], env=local_env(),
+                               capture_output=True)
+        if sshd.stop_sshd():
+            log("sshd stopped")
+        for port in registries.stop_registries():
+            log(f"registry on {port} stopped")
+        if engine_too and engine.stop_engine():
+            log("dockerd stopped")
