@@ -78,11 +78,13 @@ class Deployment:
     def _run(self) -> None:
         with self.r.phase("Check the inputs and the compose file"):
             compose, new = self._prepare()
-        with self.r.phase(f"Connect to {self.o.target.display}"), SshSession(self.o.target) as ssh:
-            docker = RemoteDocker(ssh, self.result.project, compose.path.resolve().parent,
-                                  dict(self.o.env), log=self.r.detail)
-            try:
+        with SshSession(self.o.target) as ssh:
+            with self.r.phase(f"Connect to {self.o.target.display}"):
+                ssh.open()
+                docker = RemoteDocker(ssh, self.result.project, compose.path.resolve().parent,
+                                      dict(self.o.env), log=self.r.detail)
                 self.r.info(f"Docker Engine {docker.check_access()} on {self.o.target.host}")
+            try:
                 self._deploy(ssh, docker, compose, new)
             finally:
                 docker.close()

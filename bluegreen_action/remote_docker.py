@@ -10,7 +10,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from .errors import BluegreenError, ConnectionError_, DeployError
+from .errors import ConnectionError_, DeployError
 from .ssh import SshSession
 
 PROJECT_LABEL = "com.docker.compose.project"

@@ -123,7 +123,7 @@ class SshSession:
         self._dir = None
 
     def __enter__(self):
-        return self.open()
+        return self
 
     def __exit__(self, *exc):
         self.close()
