@@ -79,7 +79,7 @@ class CaddyRouter:
     def route_to(self, colors: set[Color]) -> None:
         ordered = [c for c in Color if c in colors]
         self._intended = set(colors)
-        for attempt in range(5):
+        for _attempt in range(5):
             config, etag = self._get_config()
             if all(cc.routed_colors(config, self._handlers[a.app], _names(a)) == set(colors)
                    for a in self._apps):

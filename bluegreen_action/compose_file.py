@@ -157,7 +157,8 @@ class ComposeFile:
                 f"the image of `{svc}` is pinned by digest ({site.value}); a tag cannot replace it",
                 hint=f"write the image without `@{ref.digest.split(':')[0]}:...` so bluegreen can set "
                      "the tag", **where)
-        if "$" in (ref.tag or "") and not ref.tag_variable or ref.name.startswith("$") and "/" not in ref.name:
+        variable_tag = "$" in (ref.tag or "") and not ref.tag_variable
+        if variable_tag or ref.name.startswith("$") and "/" not in ref.name:
             raise ComposeFileError(
                 f"the image of `{svc}` ({site.value}) is built from variables bluegreen cannot "
                 "retag", hint="write it as `registry/name:${TAG}` or `registry/name:tag`", **where)

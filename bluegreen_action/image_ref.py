@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # A tag that is nothing but one compose variable: ${TAG}, ${TAG:-v1}, $TAG
-VARIABLE_TAG_RE = re.compile(r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:[:]?[-?+][^}]*)?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))$")
+VARIABLE_TAG_RE = re.compile(
+    r"^\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:[:]?[-?+][^}]*)?\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))$")
 
 
 @dataclass(frozen=True)

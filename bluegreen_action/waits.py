@@ -46,8 +46,9 @@ def wait_until_healthy(docker: RemoteDocker, router: Router | None, containers: 
         for service, name in list(pending.items()):
             st = docker.state(name)
             if st is None or st.status in ("exited", "dead", "restarting"):
+                status = st.status if st else "gone"
                 raise health_failure(docker, service, name,
-                                     f"{service} stopped while starting (status {st.status if st else 'gone'})")
+                                     f"{service} stopped while starting (status {status})")
             if st.health == "unhealthy":
                 raise health_failure(docker, service, name, f"{service} is unhealthy")
             if st.health not in (None, "healthy") or st.status != "running":

@@ -99,5 +99,6 @@ def test_proxy_candidates():
     assert load("article.yaml").proxy_candidates(["zerodowndeploy"]) == ["zerodowndeploy-caddy"]
     assert load("odd-refs.yaml").proxy_candidates(["api", "web"]) == ["caddy"]
     assert load("variable-tag.yaml").proxy_candidates(["app"]) == ["proxy"]
-    c = text("services:\n  a-blue: {image: x}\n  a-green: {image: x}\n  edge: {image: x, ports: ['80:80']}\n  db: {image: pg}\n")
+    c = text("services:\n  a-blue: {image: x}\n  a-green: {image: x}\n"
+             "  edge: {image: x, ports: ['80:80']}\n  db: {image: pg}\n")
     assert c.proxy_candidates(["a"]) == ["edge"]
