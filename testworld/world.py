@@ -35,7 +35,7 @@ class World:
     # --- construction ----------------------------------------------------------------------
 
     @classmethod
-    def load(cls) -> "World":
+    def load(cls) -> World:
         """The world's paths and names, without checking or starting anything."""
         p = sshd.paths()
         state = state_dir()
@@ -52,7 +52,7 @@ class World:
         )
 
     @classmethod
-    def ensure(cls, haproxy: bool | None = None) -> "World":
+    def ensure(cls, haproxy: bool | None = None) -> World:
         """Bring every part up (skipping what is there) and return the world."""
         if haproxy is None:
             haproxy = os.environ.get("BLUEGREEN_WORLD_HAPROXY", "1") != "0"

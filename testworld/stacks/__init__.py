@@ -19,7 +19,7 @@ KINDS = {"article": images.CADDY_CURL, "nested": images.CADDY_BUSYBOX}
 
 def fill(template: str, **values) -> str:
     for key, value in values.items():
-        template = template.replace("{{%s}}" % key, str(value))
+        template = template.replace("{{" + key + "}}", str(value))
     if "{{" in template:
         raise ValueError(f"unfilled placeholder in template: {template[template.index('{{'):][:40]}")
     return template
