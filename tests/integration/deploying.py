@@ -1,0 +1,37 @@
+"""Helpers for integration tests that drive real deploys on the test world."""
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+from bluegreen_action.engine import DeployOptions, Deployment, DeployResult, default_env
+from bluegreen_action.report import Reporter
+from bluegreen_action.ssh import SshTarget
+
+_ports = itertools.count(18200)
+
+
+def next_port() -> int:
+    return next(_ports)
+
+
+def deploy(world, compose_file: Path, tag: str, project: str, apps=("zdd",), **kw) -> DeployResult:
+    """A deploy through the engine, as the CLI runs it; its log is kept on the result."""
+    opts = DeployOptions(
+        target=SshTarget(world.host, world.port, kw.pop("user", world.user), world.client_key,
+                         world.known_hosts),
+        compose_file=compose_file, apps=tuple(apps), tag=tag, project_name=project,
+        env=default_env(), **kw)
+    out = io.StringIO()
+    result = Deployment(opts, Reporter(stream=out, verbose=True)).run()
+    result.log = out.getvalue()
+    print(result.log)
+    return result
+
+
+def versions_served(world, project: str, compose_file: Path) -> dict[str, str]:
+    """service -> image of each running container of the project."""
+    p = world.docker("ps", "--filter", f"label=com.docker.compose.project={project}",
+                     "--format", '{{.Label "com.docker.compose.service"}} {{.Image}}')
+    return dict(line.split(" ", 1) for line in p.stdout.strip().splitlines())
