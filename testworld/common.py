@@ -75,12 +75,14 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def pid_alive(pid_file: Path) -> int | None:
-    """The pid recorded in pid_file if that process still runs, else None."""
+def pid_alive(pid_file: Path, name: str | None = None) -> int | None:
+    """The pid recorded in pid_file if that process still runs (and its command line holds
+    `name`, default: the pid file's stem, e.g. `sshd`; guards against recycled pids)."""
+    name = name or pid_file.stem.split("-")[0]
     try:
         pid = int(pid_file.read_text().split()[0])
-        os.kill(pid, 0)
-        return pid
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        return pid if name.encode() in cmdline else None
     except (OSError, ValueError, IndexError):
         return None
 
@@ -95,7 +97,8 @@ def stop_pid(pid_file: Path, timeout: float = 10.0) -> bool:
         return False
     os.kill(pid, signal.SIGTERM)
     try:
-        wait_for(lambda: pid_alive(pid_file) is None, timeout, f"pid {pid} to exit", 0.05)
+        wait_for(lambda: pid_alive(pid_file) is None or _zombie(pid), timeout,
+                 f"pid {pid} to exit", 0.05)
     except TimeoutError:
         os.kill(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
@@ -107,3 +110,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True

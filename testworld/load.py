@@ -200,6 +200,8 @@ def main(argv=None) -> int:
     ap.add_argument("--body", default=None, help='POST body (default {"n": 1})')
     ap.add_argument("--timeout", type=float, default=30, help="per-request timeout, seconds")
     ap.add_argument("--json", dest="json_out", default=None, help="write the report here")
+    ap.add_argument("--announce", action="store_true",
+                    help=f"print {READY_LINE!r} once the first response is in (for a parent)")
     a = ap.parse_args(argv)
     if a.duration <= 0 or a.duration > 3600:
         ap.error("--duration must be in (0, 3600]")
@@ -216,7 +218,8 @@ def main(argv=None) -> int:
         run.first_done.wait(a.duration)
         print(READY_LINE, flush=True)
 
-    threading.Thread(target=announce, daemon=True).start()
+    if a.announce:
+        threading.Thread(target=announce, daemon=True).start()
     report = run.run()
     if a.json_out:
         tmp = f"{a.json_out}.part"
@@ -261,7 +264,8 @@ class LoadGenerator:
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "testworld.load", *self.args, "--json", str(self._json)],
+            [sys.executable, "-m", "testworld.load", *self.args, "--announce", "--json",
+             str(self._json)],
             stdout=subprocess.PIPE, text=True, env=env, cwd=root)
         ready = threading.Event()
         lines: list[str] = []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import urllib.error
@@ -31,10 +32,14 @@ def auth_password() -> str:
     return password_file().read_text().strip()
 
 
-def status_of(port: int) -> int | None:
+def status_of(port: int, auth: tuple[str, str] | None = None) -> int | None:
     """HTTP status of GET /v2/ (200 open, 401 auth required), None if nothing answers."""
+    req = urllib.request.Request(f"http://{HOST}:{port}/v2/")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/v2/", timeout=2) as resp:
+        with urllib.request.urlopen(req, timeout=2) as resp:
             return resp.status
     except urllib.error.HTTPError as err:
         return err.code
@@ -42,11 +47,11 @@ def status_of(port: int) -> int | None:
         return None
 
 
-def _ensure_password() -> bool:
-    """Create the ci password and its htpasswd entry once; True if newly created."""
+def _ensure_password() -> None:
+    """Create the ci password and its htpasswd entry once."""
     pw_file, htpasswd = password_file(), reg_dir() / "htpasswd"
     if pw_file.exists() and htpasswd.exists():
-        return False
+        return
     password = secrets.token_urlsafe(18)
     # -i: the password comes on stdin, never in argv
     entry = run(["htpasswd", "-niB", AUTH_USER], input=password).stdout.strip()
@@ -54,7 +59,6 @@ def _ensure_password() -> bool:
     fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(password + "\n")
-    return True
 
 
 def _config(port: int, auth: bool) -> Path:
@@ -73,28 +77,32 @@ def _config(port: int, auth: bool) -> Path:
     return path
 
 
-def _ensure_one(port: int, auth: bool, restart: bool) -> None:
+def _ready(port: int, auth: bool) -> bool:
+    if not auth:
+        return status_of(port) == 200
+    return status_of(port) == 401 and status_of(port, (AUTH_USER, auth_password())) == 200
+
+
+def _ensure_one(port: int, auth: bool) -> None:
     pid_file = reg_dir() / f"registry-{port}.pid"
-    expected = 401 if auth else 200
-    if restart:
-        stop_pid(pid_file)
-    got = status_of(port)
-    if got == expected:
+    if _ready(port, auth):
         return
+    stop_pid(pid_file)  # ours, but not right (e.g. an old password): start afresh
+    got = status_of(port)
     if got is not None:
-        raise RuntimeError(f"something else answers on {HOST}:{port} (GET /v2/ -> {got})")
+        raise RuntimeError(f"a registry that is not this world's answers on {HOST}:{port} "
+                           f"(GET /v2/ -> {got}); stop it or use its state dir")
     config = _config(port, auth)
     log(f"starting registry on {HOST}:{port}{' (auth)' if auth else ''}")
     pid = spawn_detached(["docker-registry", "serve", config], reg_dir() / f"registry-{port}.log")
     pid_file.write_text(f"{pid}\n")
-    wait_for(lambda: status_of(port) == expected, 15, f"the registry on {HOST}:{port}")
+    wait_for(lambda: _ready(port, auth), 15, f"the registry on {HOST}:{port}")
 
 
 def ensure_registries() -> None:
-    new_password = _ensure_password()
-    _ensure_one(PLAIN_PORT, auth=False, restart=False)
-    # a fresh password needs a registry that read the fresh htpasswd file
-    _ensure_one(AUTH_PORT, auth=True, restart=new_password)
+    _ensure_password()
+    _ensure_one(PLAIN_PORT, auth=False)
+    _ensure_one(AUTH_PORT, auth=True)
 
 
 def stop_registries() -> list[int]:

@@ -92,9 +92,6 @@ class World:
     def _login_auth_registry(self) -> None:
         """Log the world's own DOCKER_CONFIG in to the auth registry (root's stays untouched)."""
         self.docker_config.mkdir(mode=0o700, exist_ok=True)
-        config = self.docker_config / "config.json"
-        if config.exists() and self.auth_registry in config.read_text():
-            return
         run(["docker", "login", self.auth_registry, "-u", self.auth_user, "--password-stdin"],
             input=self.auth_password, env=local_env(DOCKER_CONFIG=str(self.docker_config)))
 
