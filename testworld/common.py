@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -117,3 +118,21 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+
+
+@contextmanager
+def world_lock(timeout: float = 900):
+    """An exclusive lock on the state dir, so concurrent World.ensure() calls take turns."""
+    import fcntl
+
+    with open(state_dir() / "ensure.lock", "w") as f:
+        wait_for(lambda: _try_lock(f, fcntl), timeout, "the world lock (another `up` runs)", 0.2)
+        yield
+
+
+def _try_lock(f, fcntl) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import urllib.request
 import zipfile
 from base64 import b64encode
@@ -152,10 +153,9 @@ def build(tag: str, dockerfile: Path, files: dict[str, Path | str], args: dict |
     digest = h.hexdigest()[:32]
     if image_label(tag, HASH_LABEL) == digest:
         return False
-    ctx = state_dir() / "build" / tag.replace("/", "_").replace(":", "_")
-    if ctx.exists():
-        shutil.rmtree(ctx)
-    ctx.mkdir(parents=True)
+    (state_dir() / "build").mkdir(exist_ok=True)
+    ctx = Path(tempfile.mkdtemp(prefix=tag.replace("/", "_").replace(":", "_") + "-",
+                                dir=state_dir() / "build"))  # own dir: builds may run in parallel
     shutil.copyfile(dockerfile, ctx / "Dockerfile")
     for name, data in contents.items():
         (ctx / name).write_bytes(data)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import engine, images, sshd, stacks
 from . import registry as registries
-from .common import local_env, log, run, state_dir
+from .common import local_env, log, run, state_dir, world_lock
 
 
 @dataclass
@@ -57,17 +57,19 @@ class World:
         if haproxy is None:
             haproxy = os.environ.get("BLUEGREEN_WORLD_HAPROXY", "1") != "0"
         t0 = time.monotonic()
-        engine.ensure_engine()
-        registries.ensure_registries()
-        sshd.ensure_sshd()
-        world = cls.load()
-        world._login_auth_registry()
-        images.ensure_base_images(haproxy=haproxy)
-        images.ensure_app_images([
-            (world.registry, None, None),
-            (world.auth_registry, (world.auth_user, world.auth_password), world.docker_config),
-        ])
-        world._check_remote()
+        with world_lock():  # several test sessions may share one machine
+            engine.ensure_engine()
+            registries.ensure_registries()
+            sshd.ensure_sshd()
+            world = cls.load()
+            world._login_auth_registry()
+            images.ensure_base_images(haproxy=haproxy)
+            images.ensure_app_images([
+                (world.registry, None, None),
+                (world.auth_registry, (world.auth_user, world.auth_password),
+                 world.docker_config),
+            ])
+            world._check_remote()
         log(f"world ready in {time.monotonic() - t0:.1f}s (state: {world.state_dir})")
         return world
 
