@@ -87,6 +87,11 @@ class Deployment:
             try:
                 self._deploy(ssh, docker, compose, new)
             finally:
+                if not self.result.final:   # after a failure too: what runs, what is routed
+                    try:
+                        self._final_state(docker, getattr(self, "router", None))
+                    except Exception:   # noqa: BLE001 - best effort; the failure is reported
+                        pass
                 docker.close()
 
     # -- local checks: nothing on the server is touched before these pass -----------------
@@ -166,11 +171,11 @@ class Deployment:
                 self.r.info(f"{app}: traffic goes to {' + '.join(sorted(map(str, colors))) or 'nothing'}")
             self.result.plan = plan.describe()
             self.r.info("plan:\n" + self.result.plan)
+        self.router = router
         if self.o.dry_run:
             self.result.result = "dry-run"
             self.r.info("dry run: nothing was changed")
             return
-        self.router = router
         self._execute(plan, docker, compose, new, old)
         self.result.result = "success"
         self._final_state(docker, self.router)
