@@ -80,6 +80,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         self.route()
 
+    def do_HEAD(self):  # as web frameworks do for GET routes (curl -I probes use it)
+        self.route()
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -90,7 +93,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path == "/":
             self.reply(200, {"version": VERSION, "host": HOST})
-        elif url.path == "/health" and self.command == "GET":
+        elif url.path == "/health" and self.command in ("GET", "HEAD"):
             if HEALTHY:
                 self.reply(200, "ok")
             else:
@@ -117,7 +120,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.closing:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(data)
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def log_message(self, format, *args):  # quiet: hundreds of requests per second
         pass
