@@ -6,6 +6,7 @@ import shlex
 import sys
 import time
 
+from . import stacks
 from .world import World
 
 
@@ -20,7 +21,7 @@ def main(argv=None) -> int:
                       help="also stop dockerd, if (and only if) the world started it")
     sub.add_parser("env", help="print `export` lines for docker/compose against the SSH remote")
     render = sub.add_parser("render", help="render a stack; prints its compose file path")
-    render.add_argument("kind", choices=["article", "nested"])
+    render.add_argument("kind", choices=list(stacks.KINDS))
     render.add_argument("dir")
     render.add_argument("--app", default="zdd")
     render.add_argument("--port", type=int, default=18080)

@@ -24,6 +24,7 @@ DEBIAN = "local/debian:bookworm"
 CADDY_BUSYBOX = "local/caddy:busybox"
 CADDY_CURL = "local/caddy:curl"
 HAPROXY = "local/haproxy:2.6"
+HAPROXY_OFFICIAL = "local/haproxy:2.6-official"   # like the official image: no curl/python
 CADDY_VERSION = "2.11.7"
 APP_REPO = "sample-app"
 # tag -> build args of the sample app image
@@ -212,6 +213,7 @@ def ensure_base_images(haproxy: bool = True) -> None:
           {"caddy": caddy, "Caddyfile": default_caddyfile}, base=DEBIAN)
     if haproxy:
         build(HAPROXY, DOCKERFILES / "haproxy.Dockerfile", {}, base=DEBIAN)
+        build(HAPROXY_OFFICIAL, DOCKERFILES / "haproxy-official.Dockerfile", {}, base=HAPROXY)
 
 
 def app_image(tag: str, registry: str = "127.0.0.1:5000") -> str:
@@ -228,10 +230,16 @@ def ensure_app_images(registries: list[tuple[str, tuple | None, Path | None]]) -
             push(local, registry, APP_REPO, tag, auth, docker_config)
 
 
-def build_proxy_image(base: str, caddyfile: str, registry: str, repo: str) -> str:
-    """Bake a Caddyfile into a Caddy image, push it as registry/repo:latest, return the ref."""
+# proxy config file name -> the Dockerfile that bakes it into a proxy base image
+PROXY_DOCKERFILES = {"Caddyfile": "proxy.Dockerfile", "haproxy.cfg": "haproxy-proxy.Dockerfile"}
+
+
+def build_proxy_image(base: str, config: str, registry: str, repo: str,
+                      config_name: str = "Caddyfile") -> str:
+    """Bake a proxy config (a Caddyfile or a haproxy.cfg) into a proxy image, push it as
+    registry/repo:latest, return the ref."""
     ref = f"{registry}/{repo}:latest"
-    build(ref, DOCKERFILES / "proxy.Dockerfile", {"Caddyfile": caddyfile}, {"BASE": base},
-          base=base)
+    build(ref, DOCKERFILES / PROXY_DOCKERFILES[config_name], {config_name: config},
+          {"BASE": base}, base=base)
     push(ref, registry, repo, "latest")
     return ref

@@ -47,6 +47,7 @@ class World:
             images={
                 "debian": images.DEBIAN, "caddy_busybox": images.CADDY_BUSYBOX,
                 "caddy_curl": images.CADDY_CURL, "haproxy": images.HAPROXY,
+                "haproxy_official": images.HAPROXY_OFFICIAL,
                 **{f"app_{t}": images.app_image(t) for t in images.APP_VERSIONS},
             },
         )
@@ -123,7 +124,7 @@ class World:
 
     def render_stack(self, kind: str, dest_dir, app: str = "zdd", port: int = 18080,
                      tag: str = "v1", boot_delay: float = 3) -> Path:
-        """Render stack `kind` ("article" or "nested") into dest_dir; returns compose.yaml."""
+        """Render stack `kind` (see `stacks.KINDS`) into dest_dir; returns compose.yaml."""
         return stacks.render(kind, dest_dir, app=app, port=port, tag=tag, boot_delay=boot_delay,
                              registry=self.registry)
 

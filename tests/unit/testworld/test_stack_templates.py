@@ -38,3 +38,13 @@ def test_nested_shape():
 def test_unfilled_placeholder_is_an_error():
     with pytest.raises(ValueError):
         fill("image: {{nope}}", app="x")
+
+
+def test_haproxy_shape():
+    text, doc = render("haproxy")
+    assert set(doc["services"]) == {"shop-blue", "shop-green", "shop-haproxy"}
+    assert doc["services"]["shop-haproxy"]["ports"] == ["127.0.0.1:18123:8080"]
+    cfg = fill((STACKS_DIR / "haproxy" / "haproxy.cfg").read_text(), app="shop")
+    assert "server blue shop-blue:8000" in cfg and "server green shop-green:8000" in cfg
+    assert "stats socket ipv4@127.0.0.1:9999 level admin" in cfg
+    assert "nameserver dns 127.0.0.11:53" in cfg and "resolvers docker" in cfg
