@@ -5,9 +5,11 @@ import httpx
 
 from .caddy_router import CaddyRouter, parse_caddy_version
 from .clock import Clock
+from .colors import Color, service_name
 from .errors import ProxyError
 from .exec_transport import ContainerExecTransport, docker_exec
-from .remote_docker import ContainerState, RemoteDocker
+from .haproxy_router import HAProxyRouter, connect_runtime_api
+from .remote_docker import PROJECT_LABEL, SERVICE_LABEL, ContainerState, RemoteDocker
 from .router import AppTopology, Router
 
 CADDY_ADMIN = "http://localhost:2019"
@@ -31,14 +33,41 @@ def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopol
     if kind is None:
         code, out, _ = run(["caddy", "version"])
         kind = "caddy" if code == 0 else None
+    if kind is None:
+        code, out, _ = run(["haproxy", "-v"])
+        kind = "haproxy" if code == 0 else None
     if kind == "caddy":
         code, out, _ = run(["caddy", "version"])
         version = parse_caddy_version(out.decode(errors="replace")) if code == 0 else None
         admin = httpx.Client(transport=ContainerExecTransport(run), base_url=CADDY_ADMIN,
                              timeout=30)
         router = CaddyRouter(admin, apps, clock, version=version, log=log)
+    elif kind == "haproxy":
+        api = connect_runtime_api(run)
+        tool = next((t for t in ("curl", "wget") if t in api.tools), None)
+        # the official image has neither curl nor wget: HAProxy's own checks decide
+        http = httpx.Client(transport=ContainerExecTransport(run, tool), timeout=10) if tool else None
+        router = HAProxyRouter(api, apps, clock, addresses=container_addresses(docker, container),
+                               http=http, log=log)
     else:
         raise ProxyError(f"cannot tell which proxy runs in {proxy.name} ({proxy.image})",
                          hint="set proxy-kind to caddy or haproxy")
     router.load()
     return router
+
+
+def container_addresses(docker: RemoteDocker, proxy):
+    """(app, colour) -> the IP addresses of the colour's running container now, on the
+    networks it shares with the proxy (all of its networks if it shares none)."""
+    proxy_nets = set((proxy.attrs.get("NetworkSettings") or {}).get("Networks") or {})
+
+    def addresses(app: str, color: Color) -> set[str]:
+        found = docker.client.containers.list(sparse=True, filters={"label": [
+            f"{PROJECT_LABEL}={docker.project}", f"{SERVICE_LABEL}={service_name(app, color)}"]})
+        out: set[str] = set()
+        for c in found:    # one list call: its answer holds the networks
+            nets = (c.attrs.get("NetworkSettings") or {}).get("Networks") or {}
+            shared = {n: v for n, v in nets.items() if n in proxy_nets} or nets
+            out |= {v["IPAddress"] for v in shared.values() if v.get("IPAddress")}
+        return out
+    return addresses
