@@ -30,12 +30,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   log "apt-get install ${need_apt[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian's packages start their services on install; the test world runs its own instances
+  # (only right after an install: a running test world's registries must not be killed).
+  for svc in docker-registry haproxy ssh; do
+    systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+  done
+  pkill -x docker-registry 2>/dev/null || true
 fi
-# Debian's packages start their services on install; the test world runs its own instances.
-for svc in docker-registry haproxy ssh; do
-  systemctl disable --now "$svc" >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
-done
-pkill -x docker-registry 2>/dev/null || true
 
 if [ "$docker_ok" != 1 ]; then
   # Debian 12's engine (20.10) is too old for healthcheck.start_interval; take Engine 26 and
