@@ -151,7 +151,10 @@ def _finish(reporter: GitHubReporter, env: Mapping[str, str], result: DeployResu
             append_summary(env["GITHUB_STEP_SUMMARY"], summary)
     except OSError as e:
         reporter.warning(f"could not write the outputs or the step summary: {e}")
-    if result.error is None:
+    if result.result == "dry-run":
+        reporter.text(f"dry run: {result.project} on {result.host} would go from "
+                      f"{result.previous_tag or 'nothing'} to {result.tag}; nothing was changed")
+    elif result.error is None:
         reporter.text(f"{result.result}: {result.project} on {result.host} runs {result.tag} "
                       f"(was {result.previous_tag or 'nothing'}), {result.seconds:.1f}s")
     reporter.finish()

@@ -135,7 +135,7 @@ def _failure(r: DeployResult, phases: Sequence[Phase]) -> list[str]:
         lines = e.evidence.rstrip().splitlines()
         shown = lines[-EVIDENCE_LINES:]
         cut = f" (last {len(shown)} of {len(lines)} lines)" if len(lines) > len(shown) else ""
-        out += ["<details><summary>Evidence" + cut + "</summary>", "",
+        out += ["<details open><summary>Evidence" + cut + "</summary>", "",
                 _fence("\n".join(shown), "text"), "", "</details>", ""]
     return out
 
@@ -162,20 +162,25 @@ def _server_state(r: DeployResult, phases: Sequence[Phase]) -> str:
 # -- Markdown helpers --------------------------------------------------------------------------
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+# user@host and URLs: GitHub would turn them into (mailto) links; they are shown as code
+_LINKY = re.compile(r"(?<![\w@])((?:[\w.+-]+@|[a-z][a-z0-9+.-]*://|www\.)[^\s`]*[^\s`.,;:)])")
 
 
 def md(text: str, table: bool = False) -> str:
     """Plain text for a Markdown paragraph or table cell: one line, markup escaped, and
     `backquoted` spans kept as code (the engine's messages quote commands that way)."""
     text = " ".join(str(text).split())
-    parts = re.split(r"(`[^`]+`)", text)
     out = []
-    for part in parts:
+    for part in re.split(r"(`[^`]+`)", text):
         if len(part) > 2 and part.startswith("`") and part.endswith("`"):
             out.append(code(part[1:-1], table))
-        else:
-            part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            out.append(_MD_SPECIAL.sub(r"\\\1", part))
+            continue
+        for i, piece in enumerate(_LINKY.split(part)):
+            if i % 2:
+                out.append(code(piece, table))
+            else:
+                piece = piece.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                out.append(_MD_SPECIAL.sub(r"\\\1", piece))
     return "".join(out)
 
 
