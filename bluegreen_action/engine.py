@@ -147,7 +147,8 @@ class Deployment:
     def _deploy(self, ssh: SshSession, docker: RemoteDocker, compose: ComposeFile,
                 new: dict[str, str]) -> None:
         with self.r.phase("Read the host's state"):
-            docker.validate(compose.set_images(new).text)
+            if self.o.dry_run:   # otherwise the pull, which changes nothing, validates it
+                docker.validate(compose.set_images(new).text)
             containers = docker.project_containers()
             self._check_name_clashes(docker, compose)
             old = {s: containers[s].image if s in containers else None for s in self.colour_services}

@@ -47,7 +47,7 @@ class RemoteDocker:
         self.project_dir = project_dir
         self._env = ssh.env(base_env)
         self._log = log
-        self.client = docker.DockerClient(base_url=ssh.docker_socket(), timeout=60)
+        self.client = docker.DockerClient(base_url=self._env["DOCKER_HOST"], timeout=60)
 
     # -- access ---------------------------------------------------------------------------
     def check_access(self) -> str:

@@ -1,11 +1,13 @@
 """One OpenSSH connection to the server, shared by every Docker call of a deploy.
 
 OpenSSH takes `~` from the passwd entry, not `$HOME`, so nothing here relies on the user's
-~/.ssh: a private folder (mode 0700) holds an ssh config, a `ssh` wrapper that adds `-F`,
-and the control socket of the master connection. Child processes get that wrapper first on
-PATH and `DOCKER_HOST=ssh://user@host:port`, so the docker CLI and compose ride the master
-connection. The Docker SDK talks to a local unix socket whose connections are piped to
-`docker system dial-stdio` on the server over the same master connection.
+~/.ssh: a private folder (mode 0700) holds an ssh config and the control socket of one
+master connection. The server's Docker Engine socket is forwarded through that connection
+to a local unix socket in the folder, and the docker CLI, compose and the Docker SDK all
+use it (`DOCKER_HOST=unix://...`): each Docker call is a channel in the one connection,
+with no process started on the server. Where sshd forbids socket forwarding, each
+connection to the local socket is piped to `docker system dial-stdio` on the server
+instead (what `DOCKER_HOST=ssh://` does), still through the master connection.
 """
 from __future__ import annotations
 
@@ -98,10 +100,6 @@ class SshSession:
         self._dir = Path(tempfile.mkdtemp(prefix="bluegreen-ssh-"))
         os.chmod(self._dir, 0o700)
         self.config_file.write_text(_ssh_config(self.target, self._dir / "cm-%C"))
-        wrapper = self._dir / "bin" / "ssh"
-        wrapper.parent.mkdir()
-        wrapper.write_text(f"#!/bin/sh\nexec '{self._ssh}' -F '{self.config_file}' \"$@\"\n")
-        wrapper.chmod(0o700)
         # The master: authenticates once, then every docker call opens a channel in it.
         p = subprocess.run(
             [self._ssh, "-F", str(self.config_file), "-o", "ControlMaster=yes", "-fN",
@@ -140,9 +138,8 @@ class SshSession:
 
     def env(self, base: dict[str, str]) -> dict[str, str]:
         """The environment for docker/compose child processes."""
-        env = dict(base)
-        env["PATH"] = f"{self.folder / 'bin'}{os.pathsep}{base.get('PATH', os.defpath)}"
-        env["DOCKER_HOST"] = self.target.docker_host
+        env = {k: v for k, v in base.items() if k != "DOCKER_CONTEXT"}
+        env["DOCKER_HOST"] = self.docker_socket()
         return env
 
     def run(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -151,14 +148,42 @@ class SshSession:
             [self._ssh, "-F", str(self.config_file), self.target.host, command],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
-    def docker_socket(self) -> str:
-        """A local unix socket that reaches the server's Docker Engine (for the SDK)."""
-        if not self._bridge:
+    def docker_socket(self, remote_socket: str = "/var/run/docker.sock") -> str:
+        """A local unix socket that reaches the server's Docker Engine (for the SDK): the
+        engine's socket forwarded through the master connection (no process per connection
+        on the server), else, where sshd forbids forwarding, a bridge to `docker system
+        dial-stdio`, which finds the engine as the server's docker CLI does."""
+        forwarded = self.folder / "docker.sock"
+        if not forwarded.exists() and not self._bridge:
+            p = subprocess.run(
+                [self._ssh, "-F", str(self.config_file), "-O", "forward", "-L",
+                 f"{forwarded}:{remote_socket}", self.target.host],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+            if p.returncode == 0 and _answers_ping(forwarded):
+                return f"unix://{forwarded}"
+            subprocess.run([self._ssh, "-F", str(self.config_file), "-O", "cancel", "-L",
+                            f"{forwarded}:{remote_socket}", self.target.host],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+            forwarded.unlink(missing_ok=True)
             self._bridge = DialStdioBridge(
-                self.folder / "docker.sock",
+                self.folder / "dial-stdio.sock",
                 [self._ssh, "-F", str(self.config_file), self.target.host,
                  "docker system dial-stdio"])
-        return f"unix://{self._bridge.path}"
+        return f"unix://{self._bridge.path if self._bridge else forwarded}"
+
+
+def _answers_ping(path: Path) -> bool:
+    """Whether a forwarded socket really reaches a Docker Engine (sshd may accept the
+    forward and fail each connection: socket missing, permission denied)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            head = s.recv(64)
+            return head.startswith(b"HTTP/1.") and head.split(b" ", 2)[1] == b"200"
+    except OSError:
+        return False
 
 
 class DialStdioBridge:
