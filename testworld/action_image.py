@@ -8,6 +8,10 @@ Dockerfile's two build arguments are used the way a test needs them:
 - `WHEELS`: a folder of the build context holding wheels built on the host (the package)
   and downloaded for the image's Python (its dependencies), installed with `--no-index`.
 
+Where Docker Hub and PyPI are reachable from containers (a GitHub runner), set
+`BLUEGREEN_ACTION_BASE_IMAGE=python:3.12-slim`: the image is then built exactly as the runner
+builds it for users (that base, no WHEELS: the package and its dependencies from PyPI).
+
 The image is rebuilt only when its inputs change (Dockerfile, package sources, dependency
 wheels, base image id): their hash is the label `org.bluegreen.world.hash`.
 
@@ -95,8 +99,9 @@ def _wheels(dest: Path, python: str) -> None:
 
 def ensure_action_image(tag: str = ACTION_IMAGE) -> str:
     """Build the action image from the repository's Dockerfile unless its inputs are unchanged."""
-    base = ensure_trixie_python()
-    h = hashlib.sha256((image_id(base) or "").encode())
+    public_base = os.environ.get("BLUEGREEN_ACTION_BASE_IMAGE")
+    base = public_base or ensure_trixie_python()
+    h = hashlib.sha256((public_base or image_id(base) or "").encode())
     for f in _source_files():
         h.update(str(f.relative_to(REPO_ROOT)).encode() + b"\0" + hashlib.sha256(f.read_bytes()).digest())
     digest = h.hexdigest()[:32]
@@ -112,11 +117,15 @@ def ensure_action_image(tag: str = ACTION_IMAGE) -> str:
             shutil.copytree(src, ctx / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif src.exists():
             shutil.copy2(src, ctx / name)
-    _wheels(ctx / "wheels", _python_of(base))
-    log(f"docker build {tag} (base {base}, wheels from the host)")
+    args = ["--build-arg", f"BASE_IMAGE={base}"]
+    if public_base:
+        log(f"docker build {tag} (base {base}, packages from PyPI: as the runner builds it)")
+    else:
+        _wheels(ctx / "wheels", _python_of(base))
+        args += ["--build-arg", "WHEELS=wheels"]
+        log(f"docker build {tag} (base {base}, wheels from the host)")
     t0 = time.monotonic()
-    run(["docker", "build", "-q", "-t", tag, "--label", f"{HASH_LABEL}={digest}",
-         "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "WHEELS=wheels", ctx],
+    run(["docker", "build", "-q", "-t", tag, "--label", f"{HASH_LABEL}={digest}", *args, ctx],
         env=local_env(DOCKER_BUILDKIT="0"), timeout=900)
     log(f"built {tag} in {time.monotonic() - t0:.0f}s")
     shutil.rmtree(ctx)

