@@ -26,7 +26,7 @@ class CaddyRouter:
 
     def __init__(self, admin: httpx.Client, apps: list[AppTopology], clock: Clock,
                  version: tuple[int, ...] | None = None, min_change_interval: float = 2.0,
-                 log=lambda msg: None):
+                 log=lambda msg: None, on_close=lambda: None):
         self._admin = admin
         self._apps = apps
         self._clock = clock
@@ -37,6 +37,10 @@ class CaddyRouter:
         self._dials: dict[str, dict[Color, str]] = {}
         self._intended: set[Color] | None = None
         self._last_change: float | None = None
+        self._on_close = on_close
+
+    def close(self) -> None:
+        self._on_close()
 
     # -- reading --------------------------------------------------------------------------
     def _get_config(self) -> tuple[dict, str]:

@@ -60,6 +60,7 @@ class Deployment:
         self.r = reporter
         self.clock = clock or Clock()
         self.result = DeployResult("failed", host=opts.target.display, tag=opts.tag)
+        self.router: Router | None = None
 
     # -- the whole run --------------------------------------------------------------------
     def run(self) -> DeployResult:
@@ -89,9 +90,11 @@ class Deployment:
             finally:
                 if not self.result.final:   # after a failure too: what runs, what is routed
                     try:
-                        self._final_state(docker, getattr(self, "router", None))
+                        self._final_state(docker, self.router)
                     except Exception:   # noqa: BLE001 - best effort; the failure is reported
                         pass
+                if self.router is not None:
+                    self.router.close()
                 docker.close()
 
     # -- local checks: nothing on the server is touched before these pass -----------------

@@ -92,11 +92,15 @@ class ContainerExecTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         request.read()
-        if self.tool == "curl":
-            code, out, err = self._run(curl_argv(request, self._timeout))
-            return parse_curl(code, out, err, request)
-        code, out, err = self._run(wget_argv(request, self._timeout))
-        return parse_wget(code, out, err, request)
+        try:
+            if self.tool == "curl":
+                code, out, err = self._run(curl_argv(request, self._timeout))
+                return parse_curl(code, out, err, request)
+            code, out, err = self._run(wget_argv(request, self._timeout))
+            return parse_wget(code, out, err, request)
+        except OSError as e:
+            raise httpx.ConnectError(f"cannot run a command in the proxy container: {e}",
+                                     request=request) from e
 
 
 def docker_exec(container) -> Exec:
@@ -106,3 +110,73 @@ def docker_exec(container) -> Exec:
         out, err = result.output if result.output else (b"", b"")
         return result.exit_code, out or b"", err or b""
     return run
+
+
+class ContainerShell:
+    """One long-lived `sh` inside a container, fed commands on stdin: the cost of a
+    `docker exec` (tens to hundreds of milliseconds over SSH) is paid once per deploy, not
+    per admin-API call. Each command's output goes to files, then comes back framed by a
+    header line `<token> <exit> <stdout bytes> <stderr bytes>`, so stdout and stderr
+    never interleave. An Exec, like docker_exec; `close()` ends the shell."""
+
+    def __init__(self, container, timeout: float = 30):
+        import secrets
+        self._token = secrets.token_hex(8)
+        self._tmp = f"/tmp/.bluegreen-{self._token}"
+        self._timeout = timeout
+        exec_id = container.client.api.exec_create(container.id, ["sh"], stdin=True)["Id"]
+        self._sock = container.client.api.exec_start(exec_id, socket=True)
+        self._raw = getattr(self._sock, "_sock", self._sock)
+        self._raw.settimeout(timeout)
+        self._buf = b""
+
+    def __call__(self, argv: list[str]) -> tuple[int, bytes, bytes]:
+        import shlex
+        cmd = " ".join(shlex.quote(a) for a in argv)
+        t = self._tmp
+        script = (f"{cmd} >{t}.o 2>{t}.e </dev/null; r=$?; "
+                  f"printf '%s %s %s %s\\n' {self._token} $r $(wc -c <{t}.o) $(wc -c <{t}.e); "
+                  f"cat {t}.o {t}.e\n")
+        self._raw.sendall(script.encode())
+        header = self._read_line()
+        token, code, n_out, n_err = header.split()
+        if token.decode() != self._token:
+            raise OSError(f"unexpected output from the container shell: {header[:200]!r}")
+        body = self._read_exact(int(n_out) + int(n_err))
+        return int(code), body[:int(n_out)], body[int(n_out):]
+
+    def close(self) -> None:
+        try:
+            self._raw.sendall(f"rm -f {self._tmp}.o {self._tmp}.e; exit\n".encode())
+        except OSError:
+            pass
+        self._sock.close()
+
+    # Docker multiplexes the exec's streams: 8-byte frame headers (stream, size).
+    def _fill(self) -> None:
+        head = self._recv_exact(8)
+        size = int.from_bytes(head[4:8], "big")
+        payload = self._recv_exact(size)
+        if head[0] == 1:            # stdout; the shell's own stderr (head[0] == 2) is dropped
+            self._buf += payload
+
+    def _recv_exact(self, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = self._raw.recv(n - len(data))
+            if not chunk:
+                raise OSError("the container shell closed")
+            data += chunk
+        return data
+
+    def _read_line(self) -> bytes:
+        while b"\n" not in self._buf:
+            self._fill()
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+    def _read_exact(self, n: int) -> bytes:
+        while len(self._buf) < n:
+            self._fill()
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data

@@ -1,13 +1,14 @@
 """Which proxy runs in the proxy service, and the router that drives it."""
 from __future__ import annotations
 
+import docker.errors
 import httpx
 
 from .caddy_router import CaddyRouter, parse_caddy_version
 from .clock import Clock
 from .colors import Color, service_name
 from .errors import ProxyError
-from .exec_transport import ContainerExecTransport, docker_exec
+from .exec_transport import ContainerExecTransport, ContainerShell, docker_exec
 from .haproxy_router import HAProxyRouter, connect_runtime_api
 from .remote_docker import PROJECT_LABEL, SERVICE_LABEL, ContainerState, RemoteDocker
 from .router import AppTopology, Router
@@ -25,10 +26,40 @@ def detect_kind(container) -> str | None:
     return None
 
 
+class ProxyShell:
+    """Commands in the proxy container through one long-lived shell, reopened once if it
+    died (the container restarted); plain `docker exec` for images without `sh`."""
+
+    def __init__(self, remote: RemoteDocker, name: str):
+        self._remote = remote
+        self._name = name
+        self._shell: ContainerShell | None = None
+        self._no_shell = False
+
+    def __call__(self, argv: list[str]) -> tuple[int, bytes, bytes]:
+        if self._no_shell:
+            return docker_exec(self._remote.container(self._name))(argv)
+        for attempt in (1, 2):
+            try:
+                if self._shell is None:
+                    self._shell = ContainerShell(self._remote.container(self._name))
+                return self._shell(argv)
+            except (OSError, ValueError, docker.errors.APIError):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self._shell is not None:
+            self._shell.close()
+            self._shell = None
+
+
 def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopology],
                 clock: Clock, kind: str | None = None, log=lambda msg: None) -> Router:
     container = docker.container(proxy.name)
-    run = docker_exec(container)
+    run = ProxyShell(docker, proxy.name)
     kind = kind or detect_kind(container)
     if kind is None:
         code, out, _ = run(["caddy", "version"])
@@ -41,7 +72,7 @@ def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopol
         version = parse_caddy_version(out.decode(errors="replace")) if code == 0 else None
         admin = httpx.Client(transport=ContainerExecTransport(run), base_url=CADDY_ADMIN,
                              timeout=30)
-        router = CaddyRouter(admin, apps, clock, version=version, log=log)
+        router = CaddyRouter(admin, apps, clock, version=version, log=log, on_close=run.close)
     elif kind == "haproxy":
         api = connect_runtime_api(run)
         tool = next((t for t in ("curl", "wget") if t in api.tools), None)

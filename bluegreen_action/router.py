@@ -44,3 +44,6 @@ class Router(Protocol):
 
     def describe(self) -> str:
         """One line for the log: kind, version, where each app's upstreams are."""
+
+    def close(self) -> None:
+        """Release what the router holds open in the proxy container."""
