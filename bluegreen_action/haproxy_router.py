@@ -366,8 +366,9 @@ class HAProxyRouter:
     def __init__(self, api: RuntimeApi, apps: list[AppTopology], clock: Clock,
                  addresses: Addresses | None = None, http: httpx.Client | None = None,
                  version: tuple[int, ...] | None = None, ready_timeout: float = 60.0,
-                 log=lambda msg: None):
+                 log=lambda msg: None, on_close=lambda: None):
         self._api = api
+        self._on_close = on_close
         self._apps = apps
         self._clock = clock
         self._addresses = addresses
@@ -381,6 +382,9 @@ class HAProxyRouter:
         # its checks count as fresh again once one has failed since (the old container went
         # away) or once the router forced its health down
         self._drained_at_chkfail: dict[tuple[str, str], int] = {}
+
+    def close(self) -> None:
+        self._on_close()
 
     # -- reading --------------------------------------------------------------------------
     def _query(self, before: Sequence[str] = (), stat: bool = False) -> Snapshot:

@@ -79,7 +79,7 @@ def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopol
         # the official image has neither curl nor wget: HAProxy's own checks decide
         http = httpx.Client(transport=ContainerExecTransport(run, tool), timeout=10) if tool else None
         router = HAProxyRouter(api, apps, clock, addresses=container_addresses(docker, container),
-                               http=http, log=log)
+                               http=http, log=log, on_close=run.close)
     else:
         raise ProxyError(f"cannot tell which proxy runs in {proxy.name} ({proxy.image})",
                          hint="set proxy-kind to caddy or haproxy")

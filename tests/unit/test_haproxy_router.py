@@ -457,3 +457,10 @@ def test_runtime_api_errors_name_the_socket_and_the_tool():
     with pytest.raises(ProxyError, match=r"127.0.0.1:9999 did not answer \(bash exit 111\)") as e:
         api.send("show info")
     assert "Connection refused" in e.value.evidence
+
+
+def test_close_releases_the_shell_in_the_proxy_container():
+    closed = []
+    r = HAProxyRouter(FakeHAProxy(), [topology("app")], FakeClock(), on_close=lambda: closed.append(1))
+    r.close()
+    assert closed == [1]
