@@ -10,10 +10,11 @@ from bluegreen_action.report import Reporter
 from bluegreen_action.ssh import SshTarget
 
 _ports = itertools.count(18200)
+_haproxy_ports = itertools.count(18300)     # the HAProxy tests' own range
 
 
-def next_port() -> int:
-    return next(_ports)
+def next_port(kind: str = "") -> int:
+    return next(_haproxy_ports if kind.startswith("haproxy") else _ports)
 
 
 def deploy(world, compose_file: Path, tag: str, project: str, apps=("zdd",), **kw) -> DeployResult:
