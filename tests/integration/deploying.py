@@ -5,7 +5,7 @@ import io
 import itertools
 from pathlib import Path
 
-from bluegreen_action.engine import DeployOptions, Deployment, DeployResult, default_env
+from bluegreen_action.engine import Deployment, DeployOptions, DeployResult, default_env
 from bluegreen_action.report import Reporter
 from bluegreen_action.ssh import SshTarget
 
