@@ -1,0 +1,114 @@
+"""Engine paths beyond the plain v1 -> v2 swap: taking over a host set up by the article's
+script, dry runs, several apps in one deploy."""
+from __future__ import annotations
+
+import pytest
+
+from testworld import images
+from testworld.hey import Hey
+
+from .deploying import deploy, next_port, versions_served
+
+pytestmark = pytest.mark.integration
+
+
+def container_ids(world, project):
+    p = world.docker("ps", "-q", "--filter", f"label=com.docker.compose.project={project}")
+    return sorted(p.stdout.split())
+
+
+def caddy_upstreams(world, container):
+    p = world.docker("exec", container, "curl", "-s",
+                     "localhost:2019/config/apps/http/servers/srv0/routes/0/handle/0/upstreams")
+    return p.stdout.strip()
+
+
+def test_a_host_set_up_by_the_article_script_is_taken_over(world, tmp_path):
+    port = next_port()
+    repo = f"shop{port}"
+    # the article runs `docker compose up` in a checkout named after the repository
+    compose = world.render_stack("article", tmp_path / repo, app=repo, port=port, tag="v1")
+    world.compose(compose.parent, "up", "-d", "--wait", project=repo)
+    try:
+        before = container_ids(world, repo)
+        result = deploy(world, compose, "v2", project=None, apps=(repo,), repo_name=repo)
+        assert result.result == "success", result.log
+        assert result.project == repo and result.previous_tag == "v1"
+        served = versions_served(world, repo, compose)
+        assert served[f"{repo}-blue"] == served[f"{repo}-green"] == world.app_image("v2")
+        after = container_ids(world, repo)
+        assert len(after) == len(before) == 3        # no duplicate stack, no name conflict
+    finally:
+        world.compose(compose.parent, "down", "-v", "-t", "1", project=repo, check=False)
+
+
+def test_a_dry_run_prints_the_plan_and_changes_nothing(world, tmp_path):
+    port = next_port()
+    app, project = f"d{port}", f"dry{port}"
+    compose = world.render_stack("article", tmp_path / app, app=app, port=port, tag="v1")
+    try:
+        assert deploy(world, compose, "v1", project, apps=(app,)).result == "success"
+        before = (container_ids(world, project), caddy_upstreams(world, f"{app}-caddy"))
+        result = deploy(world, compose, "v2", project, apps=(app,), dry_run=True)
+        assert result.result == "dry-run", result.log
+        assert f"recreate {app}-blue on {world.app_image('v2')}" in result.plan
+        assert "route traffic to green" in result.plan
+        assert (container_ids(world, project), caddy_upstreams(world, f"{app}-caddy")) == before
+        assert compose.read_text().count("sample-app:v1") == 1   # the file itself untouched
+    finally:
+        world.compose(compose.parent, "down", "-v", "-t", "1", project=project, check=False)
+
+
+TWO_APPS = """\
+services:
+  api-blue: &api
+    image: {registry}/sample-app:{tag}
+    environment: [BOOT_DELAY=1]
+    healthcheck: &hc
+      test: ["CMD", "curl", "-fsS", "http://localhost:8000/health"]
+      interval: 30s
+      start_period: 30s
+      start_interval: 200ms
+  api-green: *api
+  web-blue: &web
+    image: {registry}/sample-app:{tag}
+    environment: [BOOT_DELAY=1]
+    healthcheck: *hc
+  web-green: *web
+  edge:
+    image: {proxy}
+    ports: ["127.0.0.1:{port}:8080"]
+"""
+TWO_APPS_CADDYFILE = """\
+:8080 {
+\thandle_path /api/* {
+\t\treverse_proxy api-blue:8000 api-green:8000
+\t}
+\treverse_proxy web-blue:8000 web-green:8000
+}
+"""
+
+
+def test_several_apps_switch_together(world, tmp_path):
+    port = next_port()
+    project = f"two{port}"
+    proxy = images.build_proxy_image(images.CADDY_BUSYBOX, TWO_APPS_CADDYFILE, world.registry,
+                                     "two-apps-proxy")
+    compose = tmp_path / project / "compose.yaml"
+    compose.parent.mkdir()
+    compose.write_text(TWO_APPS.format(registry=world.registry, tag="v1", proxy=proxy, port=port))
+    try:
+        assert deploy(world, compose, "v1", project, apps=("api", "web")).result == "success"
+        with Hey(f"http://127.0.0.1:{port}/api/", duration=60, concurrency=5, rate=10) as hey:
+            result = deploy(world, compose, "v2", project, apps=("api", "web"))
+        print("hey:", hey.report)
+        assert result.result == "success", result.log
+        assert hey.report["failed"] == 0 and hey.report["ok"] > 100
+        served = versions_served(world, project, compose)
+        assert {served[f"{a}-{c}"] for a in ("api", "web") for c in ("blue", "green")} == {
+            world.app_image("v2")}
+        # both apps move in the same three route changes
+        assert result.log.count("traffic →") == 3
+        assert result.routed == {"api": ["blue", "green"], "web": ["blue", "green"]}
+    finally:
+        world.compose(compose.parent, "down", "-v", "-t", "1", project=project, check=False)
