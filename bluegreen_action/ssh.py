@@ -148,28 +148,41 @@ class SshSession:
             [self._ssh, "-F", str(self.config_file), self.target.host, command],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
-    def docker_socket(self, remote_socket: str = "/var/run/docker.sock") -> str:
-        """A local unix socket that reaches the server's Docker Engine (for the SDK): the
-        engine's socket forwarded through the master connection (no process per connection
-        on the server), else, where sshd forbids forwarding, a bridge to `docker system
-        dial-stdio`, which finds the engine as the server's docker CLI does."""
+    def docker_socket(self) -> str:
+        """A local unix socket that reaches the server's Docker Engine: the engine's socket
+        forwarded through the master connection (no process per connection on the server),
+        else, where sshd forbids forwarding or the engine is not on a local unix socket, a
+        bridge to `docker system dial-stdio`, which finds the engine as the server's docker
+        CLI does."""
         forwarded = self.folder / "docker.sock"
         if not forwarded.exists() and not self._bridge:
-            p = subprocess.run(
-                [self._ssh, "-F", str(self.config_file), "-O", "forward", "-L",
-                 f"{forwarded}:{remote_socket}", self.target.host],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
-            if p.returncode == 0 and _answers_ping(forwarded):
+            remote = self._remote_engine_socket()
+            if remote and self._forward(forwarded, remote):
                 return f"unix://{forwarded}"
-            subprocess.run([self._ssh, "-F", str(self.config_file), "-O", "cancel", "-L",
-                            f"{forwarded}:{remote_socket}", self.target.host],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
-            forwarded.unlink(missing_ok=True)
             self._bridge = DialStdioBridge(
                 self.folder / "dial-stdio.sock",
                 [self._ssh, "-F", str(self.config_file), self.target.host,
                  "docker system dial-stdio"])
         return f"unix://{self._bridge.path if self._bridge else forwarded}"
+
+    def _remote_engine_socket(self) -> str | None:
+        """Where the server's docker CLI finds its engine (DOCKER_HOST, the current context;
+        rootless engines live under $XDG_RUNTIME_DIR): a unix socket path, or None."""
+        p = self.run("docker context inspect --format '{{.Endpoints.docker.Host}}'", timeout=30)
+        endpoint = p.stdout.strip() if p.returncode == 0 else "unix:///var/run/docker.sock"
+        return endpoint[len("unix://"):] if endpoint.startswith("unix://") else None
+
+    def _forward(self, local: Path, remote: str) -> bool:
+        base = [self._ssh, "-F", str(self.config_file)]
+        spec = ["-L", f"{local}:{remote}", self.target.host]
+        p = subprocess.run(base + ["-O", "forward"] + spec, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        if p.returncode == 0 and _answers_ping(local):
+            return True
+        subprocess.run(base + ["-O", "cancel"] + spec, stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+        local.unlink(missing_ok=True)
+        return False
 
 
 def _answers_ping(path: Path) -> bool:
