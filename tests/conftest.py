@@ -2,9 +2,11 @@
 
 Fixtures for integration tests (they need the real world; `scripts/test.sh` ensures it):
   world        session-wide `testworld.World` (World.ensure(): idempotent, ~1 s when up)
-  make_stack   factory: make_stack(kind="article"|"nested", app="zdd", tag="v1",
+  make_stack   factory: make_stack(kind="article"|"nested", app=None, tag="v1",
                boot_delay=3, up=True) -> Stack, rendered into tmp_path with a unique
-               compose project and a free port; every stack is torn down afterwards
+               compose project, a free port and (unless given) a unique app name, since
+               the article's container names are global on the engine; every stack is
+               torn down afterwards
   stack        an "article" stack, up and healthy
   project_dir  an "article" stack rendered but NOT brought up (for deploy tools to do it)
 """
@@ -62,7 +64,8 @@ def make_stack(world, tmp_path):
 
     made: list[Stack] = []
 
-    def make(kind="article", app="zdd", tag="v1", boot_delay=3, up=True) -> Stack:
+    def make(kind="article", app=None, tag="v1", boot_delay=3, up=True) -> Stack:
+        app = app or f"z{uuid.uuid4().hex[:6]}"
         port = free_port()
         folder = tmp_path / f"{kind}-{len(made)}"
         path = world.render_stack(kind, folder, app=app, port=port, tag=tag,

@@ -183,22 +183,32 @@ class AppServer(ThreadingHTTPServer):
             return len(self.busy)
 
 
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+
+def wait_for_stop(timeout=None):
+    """True once SIGTERM/SIGINT arrived (within timeout). sigtimedwait on blocked signals has
+    no race, unlike a Python handler setting an Event (it can run a whole wait too late)."""
+    if timeout is None:
+        signal.sigwait(STOP_SIGNALS)
+        return True
+    return signal.sigtimedwait(STOP_SIGNALS, timeout) is not None
+
+
 def main():
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    # block the stop signals before any thread starts (threads inherit the mask)
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     boot_delay = float(os.environ.get("BOOT_DELAY") or 0)
     if boot_delay > 0:
         say(f"booting ({boot_delay:g}s)")
-        if stop.wait(boot_delay):
+        if wait_for_stop(boot_delay):
             say("stopped while booting")
             return 0
     server = AppServer((os.environ.get("BIND", "0.0.0.0"), int(os.environ.get("PORT", "8000"))))
     loop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     loop.start()
     say(f"listening on port {server.server_address[1]} (healthy={HEALTHY})")
-    while not stop.wait(1.0):
-        pass
+    wait_for_stop()
     started = time.monotonic()
     server.shutdown()  # stop the accept loop
     server.socket.close()  # stop accepting: new connections are refused
