@@ -48,6 +48,14 @@ def _cancel(signum, _frame):
     raise Cancelled(signum)
 
 
+def _unraisable(u) -> None:
+    """Errors in finalizers (e.g. a Docker SDK response collected at exit on Python 3.13):
+    one line, protected like any other text, instead of a bare traceback on stderr."""
+    r = GitHubReporter(stream=sys.stdout)
+    r.text(f"(ignored in a finalizer: {type(u.exc_value).__name__}: {u.exc_value})")
+    r.finish()
+
+
 def main(environ: Mapping[str, str] | None = None, stdout: TextIO | None = None) -> int:
     env = dict(os.environ if environ is None else environ)
     started = time.monotonic()
@@ -164,6 +172,7 @@ def _finish(reporter: GitHubReporter, env: Mapping[str, str], result: DeployResu
 if __name__ == "__main__":
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, _cancel)
+    sys.unraisablehook = _unraisable
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
     sys.exit(main())

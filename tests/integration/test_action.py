@@ -120,11 +120,19 @@ class Workspace:
         summary = summary_path.read_text() if summary_path.exists() else ""
         return p.returncode, log, outputs, summary
 
-    def containers(self) -> dict[str, str]:
-        """service -> 'image id' of the project's containers on the server."""
-        p = self.world.docker("ps", "-a", "--filter", f"label=com.docker.compose.project={self.project}",
-                              "--format", '{{.Label "com.docker.compose.service"}} {{.Image}} {{.ID}}')
-        return {line.split()[0]: " ".join(line.split()[1:]) for line in p.stdout.strip().splitlines()}
+    def containers(self) -> dict[str, tuple[str, str]]:
+        """service -> (image reference it was created from, container id) on the server."""
+        ids = self.world.docker("ps", "-aq", "--filter",
+                                f"label=com.docker.compose.project={self.project}").stdout.split()
+        if not ids:
+            return {}
+        p = self.world.docker("inspect", "-f", '{{index .Config.Labels "com.docker.compose.service"}} '
+                              "{{.Config.Image}} {{.Id}}", *ids)
+        return {line.split()[0]: tuple(line.split()[1:]) for line in p.stdout.strip().splitlines()}
+
+    def app_tags(self) -> set[str]:
+        return {image.rsplit(":", 1)[1] for image, _ in self.containers().values()
+                if "sample-app" in image}
 
     def down(self):
         self.world.compose(self.dir / "deploy", "down", "-v", "--remove-orphans", "-t", "1",
@@ -182,8 +190,7 @@ def test_first_deploy_then_v2_under_load(image, workspace):
     assert 0 < float(outputs["duration-seconds"]) < 120 and outputs["exit-code"] == "0"
     assert outputs["error"] == ""
     assert '"new": "127.0.0.1:5001/sample-app:v2"' in outputs["images"]
-    assert {s.split()[0].rsplit(":", 1)[1] for s in ws.containers().values()
-            if "sample-app" in s} == {"v2"}
+    assert ws.app_tags() == {"v2"}
 
     # the log: masks first, one group per phase, the login, commands switched back on
     lines = log.splitlines()
@@ -222,10 +229,9 @@ def test_broken_version_rolls_back_and_says_why(image, workspace):
     assert "did not become healthy" in outputs["error"]
     assert "::error title=Deploy failed and was rolled back::" in log
     assert summary.startswith("### ⏪ Deploy of `broken`") and "`v2` still serves" in summary
-    assert "<details><summary>Evidence" in summary and "healthy=False" in summary
+    assert "<details open><summary>Evidence" in summary and "healthy=False" in summary
     assert "**What to do:**" in summary
-    assert {s.split()[0].rsplit(":", 1)[1] for s in ws.containers().values()
-            if "sample-app" in s} == {"v2"}
+    assert ws.app_tags() == {"v2"}
 
 
 def test_python_entrypoint_behaves_like_the_container(image, workspace):
