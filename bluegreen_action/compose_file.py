@@ -95,7 +95,7 @@ class ComposeFile:
                     f"service `{svc}` not found in {self.path} (services: {present})",
                     file=str(self.path),
                     line=self.line_of_service(other) if other in self.services else None,
-                    hint=f"--services {app} needs two services, `{app}-blue` and `{app}-green`, "
+                    hint=f"services `{app}` needs two services, `{app}-blue` and `{app}-green`, "
                          f"running the same image; add `{svc}` (a YAML anchor and `<<: *{app}` "
                          f"keeps them identical) or name the app correctly")
             names.append(svc)
@@ -192,5 +192,5 @@ def normalize_project_name(raw: str) -> str:
     name = re.sub(r"[^a-z0-9_-]", "", raw.lower()).lstrip("_-")
     if not name:
         raise ComposeFileError(f"cannot derive a compose project name from {raw!r}",
-                               hint="set --project-name (input project-name)")
+                               hint="set project-name (--project-name)")
     return name

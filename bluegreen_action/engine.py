@@ -202,7 +202,6 @@ class Deployment:
             if plan.first_deploy or not touched or router is None:
                 raise
             self.r.warning(f"deploy failed: {failure.message}; rolling back to the previous images")
-            self.r.error(failure)
             try:
                 routed = set().union(*router.routed().values())
                 back = rollback_plan(list(self.o.apps), touched, routed,

@@ -65,9 +65,10 @@ def wait_until_healthy(docker: RemoteDocker, router: Router | None, containers: 
             break
         if clock.now() - start >= timeout:
             service, name = next(iter(pending.items()))
+            latest = docker.health_log(name, last=1).strip()
+            detail = last.get(service, "no answer") + (f"; latest check: {latest[:200]}" if latest else "")
             raise health_failure(docker, service, name,
-                                 f"{service} did not become healthy within {timeout:g}s "
-                                 f"(last: {last.get(service, 'no answer')})")
+                                 f"{service} did not become healthy within {timeout:g}s ({detail})")
         if router is not None and clock.now() - last_check >= ROUTE_CHECK_EVERY:
             router.reapply_if_lost()
             last_check = clock.now()
@@ -83,5 +84,5 @@ def health_failure(docker: RemoteDocker, service: str, name: str, message: str) 
         evidence += f"--- health checks of {name} (latest last) ---\n{health}\n"
     evidence += f"--- last log lines of {name} ---\n{logs.rstrip() or '(no output)'}"
     return HealthError(message, evidence=evidence,
-                       hint="fix the new version (see its health checks and logs above), or give "
+                       hint="fix the new version (see its health checks and last log lines), or give "
                             "it longer with health-timeout if it only boots slowly")
