@@ -124,8 +124,15 @@ class ContainerShell:
         self._token = secrets.token_hex(8)
         self._tmp = f"/tmp/.bluegreen-{self._token}"
         self._timeout = timeout
-        exec_id = container.client.api.exec_create(container.id, ["sh"], stdin=True)["Id"]
-        self._sock = container.client.api.exec_start(exec_id, socket=True)
+        api = container.client.api
+        exec_id = api.exec_create(container.id, ["sh"], stdin=True)["Id"]
+        # exec_start(socket=True) without docker-py's wrapper, so that the HTTP response
+        # that owns the hijacked connection can be closed with it (else it is closed at
+        # garbage collection, after its socket, with an "I/O operation on closed file")
+        self._response = api._post_json(
+            api._url("/exec/{0}/start", exec_id), data={"Tty": False, "Detach": False},
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"}, stream=True)
+        self._sock = api._get_raw_response_socket(self._response)
         self._raw = getattr(self._sock, "_sock", self._sock)
         self._raw.settimeout(timeout)
         self._buf = b""
@@ -150,7 +157,11 @@ class ContainerShell:
             self._raw.sendall(f"rm -f {self._tmp}.o {self._tmp}.e; exit\n".encode())
         except OSError:
             pass
-        self._sock.close()
+        for closing in (self._response.close, self._sock.close, self._raw.close):
+            try:
+                closing()
+            except (OSError, ValueError):
+                pass
 
     # Docker multiplexes the exec's streams: 8-byte frame headers (stream, size).
     def _fill(self) -> None:
