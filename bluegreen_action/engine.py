@@ -164,6 +164,8 @@ class Deployment:
                                      self.clock, self.o.proxy_kind, log=self.r.info)
                 self.r.info(router.describe())
             facts = HostFacts(running={s: c.running for s, c in containers.items()},
+                              missing=tuple(s for s in compose.services
+                                            if s not in containers and s not in self.colour_services),
                               routed=router.routed() if router else {})
             plan = make_plan(list(self.o.apps), facts, new)
             if not plan.first_deploy and router is None:
@@ -228,6 +230,10 @@ class Deployment:
         o, router = self.o, self.router
         if step.action == "pull":
             docker.compose(compose.set_images(images).text, "pull", "--quiet", *step.services)
+        elif step.action == "up-missing":
+            docker.compose(compose.set_images(images).text, "up", "-d", "--no-recreate",
+                           "--quiet-pull", *step.services)
+            self.r.info(f"created {', '.join(step.services)}")
         elif step.action == "up-all":
             docker.compose(compose.set_images(images).text, "up", "-d", "--quiet-pull")
             proxy = docker.project_containers().get(self.proxy_service)
@@ -269,7 +275,7 @@ def _phases(plan: Plan):
         return [("First deploy: start the stack", list(plan.steps))]
     groups: list[tuple[str, list[Step]]] = []
     for s in plan.steps:
-        if s.action == "pull":
+        if s.action in ("pull", "up-missing"):
             name = "Pull the new images"
         elif s.action == "route" and s.colors == frozenset(Color):
             name = "Route traffic to both colours"

@@ -9,17 +9,20 @@ from .colors import Color, service_name
 
 @dataclass(frozen=True)
 class Step:
-    action: str                      # pull | up-all | route | drain | replace | await-healthy
+    action: str      # pull | up-all | up-missing | route | drain | replace | await-healthy
     color: Color | None = None
     colors: frozenset[Color] = frozenset()
     services: tuple[str, ...] = ()
     images: tuple[tuple[str, str], ...] = ()   # (service, image) for replace
+    phase: str = ""                  # the phase it belongs to, when the plan names its phases
 
     def describe(self) -> str:
         if self.action == "pull":
             return f"pull the new images of {', '.join(self.services)}"
         if self.action == "up-all":
             return "first deploy: bring the whole stack up"
+        if self.action == "up-missing":
+            return f"create the services not running yet: {', '.join(self.services)}"
         if self.action == "route":
             return "route traffic to " + " + ".join(c.value for c in Color if c in self.colors)
         if self.action == "drain":
@@ -36,6 +39,7 @@ class HostFacts:
     """What the engine read from the server before planning."""
     running: dict[str, bool]            # service -> its container exists and runs
     routed: dict[str, set[Color]]       # app -> colours the proxy routes to ({} if no proxy)
+    missing: tuple[str, ...] = ()       # other services of the file with no container yet
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Plan:
     steps: tuple[Step, ...]
     first_deploy: bool
     order: tuple[Color, ...] = field(default=())
+    strategy: str = "rolling"        # rolling | blue-green (strategies.py)
 
     def describe(self) -> str:
         return "\n".join(f"{i}. {s.describe()}" for i, s in enumerate(self.steps, 1))
@@ -86,7 +91,10 @@ def make_plan(apps: list[str], facts: HostFacts, new_images: dict[str, str]) -> 
                                     for c in Color]
         return Plan(tuple(steps), first_deploy=True)
     order = swap_order(apps, facts)
-    steps = [Step("pull", services=all_colors)] + swap_steps(apps, order, new_images)
+    steps = [Step("pull", services=all_colors)]
+    if facts.missing:   # as the article's `up -d --no-recreate`: services added to the file
+        steps.append(Step("up-missing", services=facts.missing))
+    steps += swap_steps(apps, order, new_images)
     return Plan(tuple(steps), first_deploy=False, order=order)
 
 

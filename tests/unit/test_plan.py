@@ -80,3 +80,10 @@ def test_describe_lists_every_step():
     assert "1. pull the new images of app-blue, app-green" in text
     assert "recreate app-blue on r/app:v2" in text
     assert text.count("\n") == 9
+
+
+def test_services_added_to_the_file_are_created_before_the_swap():
+    facts = HostFacts(running(*NEW), {"app": {B, G}}, missing=("worker",))
+    plan = make_plan(["app"], facts, NEW)
+    assert actions(plan)[:3] == ["pull", "up-missing", "route green"]
+    assert "create the services not running yet: worker" in plan.describe()
