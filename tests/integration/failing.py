@@ -1,0 +1,309 @@
+"""Helpers for the failure-safety tests (test_failures.py, test_lock.py): their own port
+range (18500-18599), stacks on the fault images, a watcher that checks what Caddy routes
+to against the containers' state all through a deploy, snapshots of a host's project to
+prove that a refused deploy changed nothing, and the `bluegreen` CLI as a subprocess."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from testworld.common import REPO_ROOT
+from testworld.faults import ensure_fault_images
+from testworld.hey import Hey
+from testworld.load import LoadGenerator
+
+from .deploying import deploy
+
+_ports = itertools.count(18500)
+CONNECTIONS = 10
+
+
+def next_port() -> int:
+    port = next(_ports)
+    assert port < 18600, "the failure tests' port range is 18500-18599"
+    return port
+
+
+def local_docker() -> docker.DockerClient:
+    """The test world's engine, read directly (the server is this machine): the watcher
+    samples many times a second, which the SSH path would slow down."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    return docker.from_env(environment=env)
+
+
+@dataclass
+class FStack:
+    world: object
+    compose: Path
+    project: str
+    app: str
+    port: int
+    proxy: str             # the proxy's container name
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def deploy(self, tag: str, **kw):
+        return deploy(self.world, self.compose, tag, self.project, apps=(self.app,), **kw)
+
+    def served(self) -> dict[str, str]:
+        """service -> image of the project's running containers."""
+        out = {}
+        for c in local_docker().containers.list(
+                filters={"label": f"com.docker.compose.project={self.project}"}):
+            out[c.labels["com.docker.compose.service"]] = c.attrs["Config"]["Image"]
+        return out
+
+    def image(self, tag: str) -> str:
+        return f"{self.world.registry}/sample-app:{tag}"
+
+    def routed(self) -> set[str]:
+        return caddy_dials(local_docker().containers.get(self.proxy))
+
+    def down(self) -> None:
+        self.world.compose(self.compose.parent, "down", "-v", "--remove-orphans", "-t", "1",
+                           project=self.project, check=False)
+
+
+def make_stack(world, tmp_path: Path, kind: str = "article", boot_delay: float = 1,
+               colour_env: bool = False, first_tag: str | None = "v1") -> FStack:
+    """A stack with a unique app and port; first deployed with v1 by bluegreen itself.
+    colour_env: each colour's container gets APP_COLOR=blue|green (for `sick-green`)."""
+    ensure_fault_images(world.registry)
+    port = next_port()
+    app = f"f{port}"
+    compose = world.render_stack(kind, tmp_path / app, app=app, port=port, tag="v1",
+                                 boot_delay=boot_delay)
+    if colour_env:
+        assert kind == "article"
+        text = compose.read_text()
+        for c in ("blue", "green"):
+            text = text.replace(f"    container_name: {app}-{c}\n",
+                                f"    container_name: {app}-{c}\n    environment:\n"
+                                f"      BOOT_DELAY: \"{boot_delay:g}\"\n      APP_COLOR: {c}\n")
+        compose.write_text(text)
+    proxy = f"{app}-caddy" if kind == "article" else None
+    stack = FStack(world, compose, f"bgf{port}", app, port, proxy)
+    if first_tag:
+        first = stack.deploy(first_tag)
+        assert first.result == "success", first.log
+    if proxy is None:
+        stack.proxy = next(c.name for c in local_docker().containers.list(
+            filters={"label": [f"com.docker.compose.project={stack.project}",
+                               "com.docker.compose.service=proxy"]}))
+    return stack
+
+
+# -- what Caddy routes to ---------------------------------------------------------------------
+def caddy_config(container) -> dict:
+    for argv in (["curl", "-fsS", "http://localhost:2019/config/"],
+                 ["wget", "-qO-", "http://localhost:2019/config/"]):
+        r = container.exec_run(argv, demux=True)
+        if r.exit_code == 0:
+            return json.loads(r.output[0] or b"null") or {}
+    raise RuntimeError(f"cannot read Caddy's config in {container.name}")
+
+
+def caddy_dials(container) -> set[str]:
+    """Every reverse_proxy upstream host in Caddy's live config."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("handler") == "reverse_proxy":
+                found.update(u.get("dial", "").rsplit(":", 1)[0] for u in node.get("upstreams") or [])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(caddy_config(container))
+    return found
+
+
+@dataclass
+class RouteWatch:
+    """Samples, every ~0.3 s until stopped: Caddy's upstreams, then the state of every
+    container, then the upstreams again. A colour routed in both readings must be running
+    and healthy in between (the engine changes routes at most every 2 s, so a colour
+    cannot leave and come back within one sample)."""
+    stack: FStack
+    samples: int = 0
+    violations: list[str] = field(default_factory=list)
+    seen: list[tuple[float, frozenset]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._client = local_docker()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=30)
+        return False
+
+    def _state(self, name: str) -> str:
+        try:
+            c = self._client.containers.get(name)
+        except docker.errors.NotFound:
+            return "gone"
+        st = c.attrs["State"]
+        health = (st.get("Health") or {}).get("Status")
+        return st["Status"] + (f"/{health}" if health else "")
+
+    def _run(self):
+        t0 = time.monotonic()
+        while not self._stop.wait(0.3):
+            try:
+                proxy = self._client.containers.get(self.stack.proxy)
+                if proxy.status != "running":
+                    continue
+                before = caddy_dials(proxy)
+                states = {n: self._state(n) for n in before}
+                after = caddy_dials(self._client.containers.get(self.stack.proxy))
+            except Exception as e:   # noqa: BLE001 - a restarting proxy: skip the sample
+                self.errors.append(f"{type(e).__name__}: {e}")
+                continue
+            self.samples += 1
+            if not self.seen or self.seen[-1][1] != frozenset(after):
+                self.seen.append((round(time.monotonic() - t0, 1), frozenset(after)))
+            for name in before & after:
+                if states[name] not in ("running/healthy", "running"):
+                    self.violations.append(f"{time.monotonic() - t0:.1f}s: Caddy routes to "
+                                           f"{name}, which is {states[name]}")
+
+
+# -- load ---------------------------------------------------------------------------------------
+class Load:
+    """hey (retries a request on a keep-alive connection the server closed) and the
+    non-retrying generator through the proxy, both bounded to 90 s."""
+
+    def __init__(self, url: str, hey_rate: float = 10, gen_rate: float = 150):
+        self.hey = Hey(url, duration=90, concurrency=CONNECTIONS, rate=hey_rate)
+        self.gen = LoadGenerator(url, concurrency=CONNECTIONS, rate=gen_rate, duration=90)
+
+    def __enter__(self):
+        self.hey.__enter__()
+        self.gen.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.gen.__exit__(*exc)
+        self.hey.__exit__(*exc)
+        print(f"hey: {self.hey.report}")
+        print(f"non-retrying: {self.gen.summary}")
+        return False
+
+    def line(self, scenario: str) -> str:
+        h, g = self.hey.report, self.gen.report
+        text = (f"[{scenario}] hey: {h['failed']} failed of {h['sent']}; non-retrying: "
+                f"{g['failed']} failed of {g['sent']} {dict(g['failure_kinds'])}")
+        print(text)
+        return text
+
+
+# -- proving "nothing changed" ------------------------------------------------------------------
+def snapshot(stack: FStack) -> dict:
+    """The project's containers (id, image, state, start time) and Caddy's whole config."""
+    client = local_docker()
+    containers = {c.name: (c.id, c.attrs["Config"]["Image"], c.status,
+                           c.attrs["State"]["StartedAt"])
+                  for c in client.containers.list(
+                      all=True, filters={"label": f"com.docker.compose.project={stack.project}"})}
+    lock = [c.name for c in client.containers.list(all=True, filters={"name": "bluegreen-lock"})
+            if c.name.endswith(stack.project)]
+    return {"containers": containers, "caddy": caddy_config(client.containers.get(stack.proxy)),
+            "lock": lock}
+
+
+# -- the CLI as a user runs it --------------------------------------------------------------------
+def cli_argv(world, *args: str, key: Path | None = None, known_hosts: Path | None = None,
+             user: str | None = None, host: str | None = None, port: int | None = None) -> list[str]:
+    return [sys.executable, "-m", "bluegreen_action.cli", *args,
+            "--host", host or world.host, "--port", str(port or world.port),
+            "--user", user or world.user, "--ssh-key", str(key or world.client_key),
+            "--known-hosts", str(known_hosts or world.known_hosts)]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env.update(extra)
+    return env
+
+
+def run_cli(argv: list[str], input: str | None = None, env: dict | None = None,
+            timeout: float = 180) -> subprocess.CompletedProcess:
+    p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
+                       env=env or cli_env(), cwd=REPO_ROOT)
+    print(f"$ {' '.join(argv)}\nexit {p.returncode}\n{p.stdout}{p.stderr}")
+    return p
+
+
+class CliDeploy:
+    """A `bluegreen deploy` running in the background; its output is read line by line, so
+    a test can act when the deploy reaches a given point."""
+
+    def __init__(self, argv: list[str], env: dict | None = None, input: str | None = None):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, env=env or cli_env(),
+                                     cwd=REPO_ROOT)
+        if input is not None:
+            self.proc.stdin.write(input)
+        self.proc.stdin.close()
+        self.lines: list[str] = []
+        self._new = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self._new:
+                self.lines.append(line.rstrip("\n"))
+                self._new.notify_all()
+        with self._new:
+            self._new.notify_all()
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_line(self, text: str, timeout: float = 90) -> str:
+        deadline = time.monotonic() + timeout
+        with self._new:
+            while True:
+                for line in self.lines:
+                    if text in line:
+                        return line
+                if self.proc.poll() is not None and not self._reader.is_alive():
+                    raise AssertionError(f"the deploy ended before {text!r}:\n{self.output}")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no {text!r} within {timeout}s:\n{self.output}")
+                self._new.wait(min(left, 0.5))
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+
+    def wait(self, timeout: float = 180) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        print(self.output)
+        return code
