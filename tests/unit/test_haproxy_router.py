@@ -464,3 +464,19 @@ def test_close_releases_the_shell_in_the_proxy_container():
     r = HAProxyRouter(FakeHAProxy(), [topology("app")], FakeClock(), on_close=lambda: closed.append(1))
     r.close()
     assert closed == [1]
+
+
+def test_probe_also_sends_a_real_request_when_the_image_has_curl_or_wget():
+    import httpx
+
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        return httpx.Response(503 if len(seen) == 1 else 200)
+    fake = FakeHAProxy()
+    r = router(fake, http=httpx.Client(transport=httpx.MockTransport(handler)))
+    ok, detail = r.probe("app", G, "/health")
+    assert not ok and "GET http://172.18.0.3:8000/health: HTTP 503" in detail
+    assert r.probe("app", G, "/health")[0]
+    assert seen == ["http://172.18.0.3:8000/health"] * 2
