@@ -25,7 +25,7 @@ def ensure_fault_images(registry: str = "127.0.0.1:5000") -> dict[str, str]:
     for tag, script in FAULTS.items():
         local = f"local/{images.APP_REPO}:{tag}"
         images.build(local, images.DOCKERFILES / "app-fault.Dockerfile", {"start.sh": script},
-                     {"BASE": base, "APP_VERSION": tag}, base=base)
+                     {"BASE": base, "FAULT_VERSION": tag}, base=base)
         images.push(local, registry, images.APP_REPO, tag)
         refs[tag] = images.app_image(tag, registry)
     return refs

@@ -88,10 +88,11 @@ def make_stack(world, tmp_path: Path, kind: str = "article", boot_delay: float =
     if colour_env:
         assert kind == "article"
         text = compose.read_text()
-        for c in ("blue", "green"):
-            text = text.replace(f"    container_name: {app}-{c}\n",
-                                f"    container_name: {app}-{c}\n    environment:\n"
-                                f"      BOOT_DELAY: \"{boot_delay:g}\"\n      APP_COLOR: {c}\n")
+        delay = f'      BOOT_DELAY: "{boot_delay:g}"\n'
+        assert text.count(delay) == 1     # in blue's block, which green merges (<<: *app)
+        text = text.replace(delay, delay + "      APP_COLOR: blue\n").replace(
+            f"    container_name: {app}-green\n",
+            f"    container_name: {app}-green\n    environment:\n{delay}      APP_COLOR: green\n")
         compose.write_text(text)
     proxy = f"{app}-caddy" if kind == "article" else None
     stack = FStack(world, compose, f"bgf{port}", app, port, proxy)

@@ -55,3 +55,24 @@ def test_a_release_that_never_becomes_healthy_or_crashes_at_boot_is_rolled_back(
     text = str(crash.error)
     assert "stopped while starting" in text
     assert "cannot read /etc/app/config.toml" in text
+
+
+def test_a_failure_after_traffic_was_switched_ends_consistent(stacks):
+    """sick-green: blue becomes healthy on it and gets all the traffic, then green never
+    does. Both colours go back to v1, the unrouted one first; Caddy never routes to a
+    container that is not running and healthy."""
+    stack = stacks(kind="article", colour_env=True)
+    with Load(stack.url) as load, RouteWatch(stack) as watch:
+        result = stack.deploy("sick-green", health_timeout=6)
+    load.line("second colour fails")
+    print("routes seen:", watch.seen)
+    assert_rolled_back_to_v1(stack, result, watch, load)
+    log = result.log
+    assert any(line.endswith("traffic → blue") for line in log.splitlines())
+    assert f"{stack.app}-green did not become healthy" in str(result.error)
+    # the rollback replaced green (unrouted) first, then blue
+    rollback = log[log.index("Roll back"):]
+    assert rollback.index("Roll back: Replace green") < rollback.index("Roll back: Replace blue")
+    served_versions = {r["version"] for r in load.gen.report["version_sequence"]}
+    assert served_versions == {"v1", "sick-green"}
+    assert frozenset({f"{stack.app}-blue"}) in {routes for _, routes in watch.seen}
