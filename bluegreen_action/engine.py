@@ -13,12 +13,13 @@ from .colors import Color, service_name
 from .compose_file import ComposeFile
 from .errors import BluegreenError, ComposeFileError, DeployError, InputError
 from .image_ref import ImageRef, valid_tag
-from .plan import HostFacts, Plan, Step, make_plan, rollback_plan
+from .plan import HostFacts, Plan, Step
 from .proxy import open_router
 from .remote_docker import ContainerState, RemoteDocker
 from .report import Reporter
 from .router import AppTopology, Router
 from .ssh import SshSession, SshTarget
+from .strategies import ROLLING, plan_for, recovery_plan
 from .waits import wait_until_drained, wait_until_healthy
 
 
@@ -35,6 +36,7 @@ class DeployOptions:
     health_timeout: float = 120.0
     drain_timeout: float = 30.0
     health_path: str = "/"
+    strategy: str = ROLLING              # rolling | blue-green (strategies.py)
     dry_run: bool = False
     env: Mapping[str, str] = field(default_factory=dict)   # for docker/compose child processes
 
@@ -55,9 +57,13 @@ class DeployResult:
 
 
 class Deployment:
-    def __init__(self, opts: DeployOptions, reporter: Reporter, clock: Clock | None = None):
+    def __init__(self, opts: DeployOptions, reporter: Reporter, clock: Clock | None = None,
+                 after=()):
+        """`after`: callables (deployment, docker, error or None) run on the open connection
+        once the deploy ended, whatever its outcome (history, image retention: fleet.py)."""
         self.o = opts
         self.r = reporter
+        self.after = tuple(after)
         self.clock = clock or Clock()
         self.result = DeployResult("failed", host=opts.target.display, tag=opts.tag)
         self.router: Router | None = None
@@ -85,14 +91,23 @@ class Deployment:
                 docker = RemoteDocker(ssh, self.result.project, compose.path.resolve().parent,
                                       dict(self.o.env), log=self.r.detail)
                 self.r.info(f"Docker Engine {docker.check_access()} on {self.o.target.host}")
+            error = None
             try:
                 self._deploy(ssh, docker, compose, new)
+            except BluegreenError as e:
+                error = e
+                raise
             finally:
                 if not self.result.final:   # after a failure too: what runs, what is routed
                     try:
                         self._final_state(docker, self.router)
                     except Exception:   # noqa: BLE001 - best effort; the failure is reported
                         pass
+                for hook in self.after:
+                    try:
+                        hook(self, docker, error)
+                    except Exception as e:   # noqa: BLE001 - the deploy's outcome stands
+                        self.r.warning(f"after the deploy: {type(e).__name__}: {e}")
                 if self.router is not None:
                     self.router.close()
                 docker.close()
@@ -167,7 +182,7 @@ class Deployment:
                               missing=tuple(s for s in compose.services
                                             if s not in containers and s not in self.colour_services),
                               routed=router.routed() if router else {})
-            plan = make_plan(list(self.o.apps), facts, new)
+            plan = plan_for(self.o.strategy, list(self.o.apps), facts, new)
             if not plan.first_deploy and router is None:
                 raise DeployError(
                     f"the proxy service `{self.proxy_service}` is not running on the host",
@@ -206,7 +221,7 @@ class Deployment:
             self.r.warning(f"deploy failed: {failure.message}; rolling back to the previous images")
             try:
                 routed = set().union(*router.routed().values())
-                back = rollback_plan(list(self.o.apps), touched, routed,
+                back = recovery_plan(plan, list(self.o.apps), touched, routed,
                                      {s: old[s] for s in self.colour_services if old[s]})
                 self._run_steps(back, docker, compose, old, [], phase_prefix="Roll back: ")
             except BluegreenError as e2:
@@ -271,6 +286,14 @@ class Deployment:
 
 def _phases(plan: Plan):
     """Group steps into the phases a person follows: pull, replace blue, replace green..."""
+    if plan.steps and all(s.phase for s in plan.steps):   # the plan names its own phases
+        named: list[tuple[str, list[Step]]] = []
+        for s in plan.steps:
+            if named and named[-1][0] == s.phase:
+                named[-1][1].append(s)
+            else:
+                named.append((s.phase, [s]))
+        return named
     if plan.first_deploy:
         return [("First deploy: start the stack", list(plan.steps))]
     groups: list[tuple[str, list[Step]]] = []
