@@ -20,6 +20,7 @@ def engine_answers() -> bool:
 def ensure_engine(timeout: float = 30.0) -> bool:
     """Return True if this call started dockerd. An engine that already answers is reused."""
     if engine_answers():
+        repair_default_bridge()
         return False
     if not shutil.which("dockerd"):
         raise RuntimeError("no Docker Engine answers and dockerd is not installed "
@@ -39,3 +40,31 @@ def started_by_world() -> bool:
 def stop_engine() -> bool:
     """Stop dockerd only if the world started it (its pid file is ours)."""
     return stop_pid(state_dir() / "dockerd.pid", timeout=30)
+
+
+def repair_default_bridge() -> bool:
+    """Re-create the local engine's `docker0` if something deleted it (a second dockerd started
+    with `--bridge none` removes it), so builds and `docker run` work again. Only for an engine
+    running on this very host; returns True if it repaired."""
+    import ipaddress
+    import json
+    from pathlib import Path
+
+    from .common import pid_alive, run
+
+    if pid_alive(Path("/var/run/docker.pid"), "dockerd") is None:
+        return False
+    proc = run(["docker", "network", "inspect", "bridge"], check=False)
+    if proc.returncode != 0:
+        return False
+    net = json.loads(proc.stdout)[0]
+    name = net.get("Options", {}).get("com.docker.network.bridge.name", "docker0")
+    if Path(f"/sys/class/net/{name}").exists() or not net["IPAM"]["Config"]:
+        return False
+    ipam = net["IPAM"]["Config"][0]
+    prefix = ipaddress.ip_network(ipam["Subnet"]).prefixlen
+    log(f"re-creating the engine's missing default bridge {name} ({ipam['Gateway']}/{prefix})")
+    run(["ip", "link", "add", name, "type", "bridge"])
+    run(["ip", "addr", "add", f"{ipam['Gateway']}/{prefix}", "dev", name])
+    run(["ip", "link", "set", name, "up"])
+    return True
