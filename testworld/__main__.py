@@ -15,6 +15,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="bring the world up (idempotent)")
     up.add_argument("--no-haproxy", action="store_true", help="skip the HAProxy image")
+    up.add_argument("--no-host-b", action="store_true",
+                    help="skip the second host (sshd on 2223 with its own Docker Engine)")
     sub.add_parser("status", help="show what runs")
     down = sub.add_parser("down", help="stop world containers, sshd and registries")
     down.add_argument("--engine", action="store_true",
@@ -31,7 +33,8 @@ def main(argv=None) -> int:
 
     if args.cmd == "up":
         t0 = time.monotonic()
-        world = World.ensure(haproxy=False if args.no_haproxy else None)
+        world = World.ensure(haproxy=False if args.no_haproxy else None,
+                             second_host=False if args.no_host_b else None)
         print(f"world up in {time.monotonic() - t0:.1f}s: remote {world.docker_host}, "
               f"registries {world.registry} and {world.auth_registry} (user {world.auth_user})")
     elif args.cmd == "status":

@@ -8,9 +8,36 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import engine, images, sshd, stacks
+from . import engine, host_b, images, sshd, stacks
 from . import registry as registries
 from .common import local_env, log, run, state_dir, world_lock
+
+
+@dataclass
+class SecondHost:
+    """Host B: sshd on 127.0.0.1:2223 in front of its own Docker Engine (see host_b.py).
+    Deploys reach it over SSH like host A; `docker()` here talks to engine B directly, for
+    tests to look at what a deploy did."""
+    host: str = sshd.HOST
+    port: int = host_b.PORT
+    user: str = sshd.DEPLOY_USER
+    known_hosts: Path = None       # host B's line
+    known_hosts_all: Path = None   # host A's and host B's lines, for a fleet
+    docker_socket: str = host_b.SOCKET
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def docker(self, *args, check=True, timeout=300, input=None):
+        return run(["docker", *args], input=input, env=host_b.local_env_b(), check=check,
+                   timeout=timeout)
+
+    def compose(self, compose_file, *args, project: str, check=True, timeout=300):
+        path = Path(compose_file)
+        path = path if path.is_file() else path / "compose.yaml"
+        return run(["docker", "compose", "-p", project, "-f", path, *args],
+                   env=host_b.local_env_b(), cwd=path.parent, check=check, timeout=timeout)
 
 
 @dataclass
@@ -31,6 +58,7 @@ class World:
     docker_config: Path = None  # a DOCKER_CONFIG dir logged in to the auth registry
     engine_started: bool = False  # True if this world started dockerd
     images: dict = field(default_factory=dict)
+    host_b: SecondHost = None      # the second test host (its own sshd and Docker Engine)
 
     # --- construction ----------------------------------------------------------------------
 
@@ -44,6 +72,8 @@ class World:
             ssh_config=p["ssh_config"], bin_dir=p["bin"],
             auth_password_file=registries.password_file(), docker_config=state / "docker-config",
             engine_started=engine.started_by_world(),
+            host_b=SecondHost(known_hosts=host_b.paths()["known_hosts"],
+                              known_hosts_all=host_b.paths()["known_hosts_all"]),
             images={
                 "debian": images.DEBIAN, "caddy_busybox": images.CADDY_BUSYBOX,
                 "caddy_curl": images.CADDY_CURL, "haproxy": images.HAPROXY,
@@ -53,15 +83,20 @@ class World:
         )
 
     @classmethod
-    def ensure(cls, haproxy: bool | None = None) -> World:
-        """Bring every part up (skipping what is there) and return the world."""
+    def ensure(cls, haproxy: bool | None = None, second_host: bool | None = None) -> World:
+        """Bring every part up (skipping what is there) and return the world. The second
+        host (~1 s to start) is skipped with second_host=False or BLUEGREEN_WORLD_HOST_B=0."""
         if haproxy is None:
             haproxy = os.environ.get("BLUEGREEN_WORLD_HAPROXY", "1") != "0"
+        if second_host is None:
+            second_host = os.environ.get("BLUEGREEN_WORLD_HOST_B", "1") != "0"
         t0 = time.monotonic()
         with world_lock():  # several test sessions may share one machine
             engine.ensure_engine()
             registries.ensure_registries()
             sshd.ensure_sshd()
+            if second_host:
+                host_b.ensure()
             world = cls.load()
             world._login_auth_registry()
             images.ensure_base_images(haproxy=haproxy)
@@ -138,6 +173,9 @@ class World:
             "engine": "up" if engine.engine_answers() else "down",
             "engine_started_by_world": engine.started_by_world(),
             "sshd": "up" if sshd.answers() else "down",
+            "host_b": {"engine": "up" if host_b.engine_answers() else "down",
+                       "sshd": "up" if host_b.sshd_answers() else "down",
+                       "address": self.host_b.address if self.host_b else None},
             "registry": registries.status_of(registries.PLAIN_PORT) == 200,
             "auth_registry": registries.status_of(registries.AUTH_PORT) == 401,
             "images": {name: bool(images.image_id(ref)) for name, ref in self.images.items()},
@@ -160,9 +198,17 @@ class World:
                 log(f"removing {len(mine)} world container(s)")
                 subprocess.run(["docker", "rm", "-f", "-v", *mine], env=local_env(),
                                capture_output=True)
+        if host_b.sshd_answers() or host_b.engine_answers():
+            removed = host_b.remove_world_containers()
+            if removed:
+                log(f"removed {removed} container(s) on engine B")
+            if host_b.stop_sshd():
+                log("sshd B stopped")
         if sshd.stop_sshd():
             log("sshd stopped")
         for port in registries.stop_registries():
             log(f"registry on {port} stopped")
+        if engine_too and host_b.stop_engine():
+            log("engine B stopped")
         if engine_too and engine.stop_engine():
             log("dockerd stopped")
