@@ -26,26 +26,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from bluegreen_action import __version__
+from bluegreen_action import __version__, cancel
 from bluegreen_action.action_inputs import ActionInputs, InvalidInputs, raw_input, read_inputs, secret_values
+from bluegreen_action.cancel import Cancelled
 from bluegreen_action.credentials import Credentials, child_env
 from bluegreen_action.engine import Deployment, DeployOptions, DeployResult
 from bluegreen_action.errors import BluegreenError
 from bluegreen_action.github import GitHubReporter, append_summary, write_outputs
 from bluegreen_action.ssh import SshTarget
 from bluegreen_action.summary import render_summary
-
-
-class Cancelled(BaseException):
-    """SIGTERM/SIGINT/SIGHUP: unwind (closing SSH, removing secrets), then exit 128+signal."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _cancel(signum, _frame):
-    raise Cancelled(signum)
 
 
 def _unraisable(u) -> None:
@@ -118,7 +107,8 @@ def _deploy(inputs: ActionInputs, env: dict[str, str], reporter: GitHubReporter,
                 project_name=inputs.project_name, repo_name=inputs.repo_name,
                 proxy_service=inputs.proxy_service, proxy_kind=inputs.proxy_kind,
                 health_timeout=inputs.health_timeout, drain_timeout=inputs.drain_timeout,
-                health_path=inputs.health_path, dry_run=inputs.dry_run, env=child)
+                health_path=inputs.health_path, dry_run=inputs.dry_run,
+                lock_timeout=inputs.lock_timeout, break_lock=inputs.break_lock, env=child)
             deployment = Deployment(opts, reporter)
             return deployment.run()
         except BluegreenError as e:        # the registry login
@@ -170,8 +160,7 @@ def _finish(reporter: GitHubReporter, env: Mapping[str, str], result: DeployResu
 
 
 if __name__ == "__main__":
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, _cancel)
+    cancel.install()    # SIGTERM/SIGINT/SIGHUP: unwind (lock, SSH, secrets), exit 128+signal
     sys.unraisablehook = _unraisable
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")

@@ -46,6 +46,8 @@ INPUTS: dict[str, str] = {
     "registry-username": "",
     "registry-password": "",
     "dry-run": "false",
+    "lock-timeout": "300",
+    "break-lock": "false",
 }
 SECRET_INPUTS = ("ssh-key", "registry-password")
 
@@ -85,6 +87,8 @@ class ActionInputs:
     registry_username: str | None
     registry_password: str | None
     dry_run: bool
+    lock_timeout: float
+    break_lock: bool
     workspace: Path
     warnings: tuple[tuple[str, str], ...] = field(default=())   # (input, message)
 
@@ -160,6 +164,8 @@ def read_inputs(env: Mapping[str, str], cwd: Path | None = None) -> ActionInputs
     health_path = v.health_path()
     registry, reg_user, reg_password = v.registry()
     dry_run = v.boolean("dry-run")
+    lock_timeout = v.seconds("lock-timeout", allow_zero=True)
+    break_lock = v.boolean("break-lock")
     repo = env.get("GITHUB_REPOSITORY", "")
     repo_name = repo.rsplit("/", 1)[-1] or None
 
@@ -180,6 +186,7 @@ def read_inputs(env: Mapping[str, str], cwd: Path | None = None) -> ActionInputs
         proxy_service=proxy_service, proxy_kind=proxy_kind, health_timeout=health_timeout,
         drain_timeout=drain_timeout, health_path=health_path, registry=registry,
         registry_username=reg_user, registry_password=reg_password, dry_run=dry_run,
+        lock_timeout=lock_timeout, break_lock=break_lock,
         workspace=workspace, warnings=tuple(warnings))
 
 
@@ -219,12 +226,13 @@ class _Validator:
                             " or ".join(f"`{c}`" for c in choices) + " (or leave it out to detect it)")
         return value or None
 
-    def seconds(self, name: str) -> float:
+    def seconds(self, name: str, allow_zero: bool = False) -> float:
         value = self.get(name)
         m = SECONDS_RE.match(value)
-        seconds = float(m.group(1)) * (60 if m.group(2) == "m" else 1) if m else 0.0
-        if not m or not 0 < seconds <= 3600:
-            self.bad(name, f"{value!r} is not a number of seconds between 1 and 3600",
+        seconds = float(m.group(1)) * (60 if m.group(2) == "m" else 1) if m else -1.0
+        if not m or not (0 <= seconds if allow_zero else 0 < seconds) or seconds > 3600:
+            self.bad(name, f"{value!r} is not a number of seconds between "
+                     f"{0 if allow_zero else 1} and 3600",
                      f"seconds, e.g. `{INPUTS[name]}`, `90s` or `2m`")
             return float(INPUTS[name])
         return seconds

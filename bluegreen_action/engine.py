@@ -13,6 +13,8 @@ from .colors import Color, service_name
 from .compose_file import ComposeFile
 from .errors import BluegreenError, ComposeFileError, DeployError, InputError
 from .image_ref import ImageRef, valid_tag
+from .lock import DeployLock
+from .lock import me as lock_holder
 from .plan import HostFacts, Plan, Step
 from .proxy import open_router
 from .remote_docker import ContainerState, RemoteDocker
@@ -38,6 +40,8 @@ class DeployOptions:
     health_path: str = "/"
     strategy: str = ROLLING              # rolling | blue-green (strategies.py)
     dry_run: bool = False
+    lock_timeout: float = 300.0          # seconds to wait for another deploy's lock (lock.py)
+    break_lock: bool = False             # remove the host's lock for the project first
     env: Mapping[str, str] = field(default_factory=dict)   # for docker/compose child processes
 
 
@@ -91,11 +95,17 @@ class Deployment:
                 docker = RemoteDocker(ssh, self.result.project, compose.path.resolve().parent,
                                       dict(self.o.env), log=self.r.detail)
                 self.r.info(f"Docker Engine {docker.check_access()} on {self.o.target.host}")
+            lock = DeployLock(docker.client, ssh, self.result.project, self.clock,
+                              log=self.r.info, warn=self.r.warning)
             error = None
             try:
+                self._take_lock(lock)
                 self._deploy(ssh, docker, compose, new)
             except BluegreenError as e:
                 error = e
+                raise
+            except BaseException:     # cancelled: the front doors turn SIGTERM/SIGINT into this
+                self._leave_traffic_safe(docker)
                 raise
             finally:
                 if not self.result.final:   # after a failure too: what runs, what is routed
@@ -108,9 +118,49 @@ class Deployment:
                         hook(self, docker, error)
                     except Exception as e:   # noqa: BLE001 - the deploy's outcome stands
                         self.r.warning(f"after the deploy: {type(e).__name__}: {e}")
+                try:
+                    lock.release()
+                except Exception as e:   # noqa: BLE001 - the next deploy sees it is stale
+                    self.r.warning(f"could not give the deploy lock back: {type(e).__name__}: {e}")
                 if self.router is not None:
                     self.router.close()
                 docker.close()
+
+    def _take_lock(self, lock: DeployLock) -> None:
+        if self.o.dry_run:
+            holder = lock.holder()
+            state = f" ({lock.liveness(holder)[1]})" if holder else ""
+            self.r.info(f"deploy lock of {lock.project}: "
+                        + (f"held by {holder.describe()}{state}" if holder else "free"))
+            return
+        with self.r.phase("Take the deploy lock"):
+            me = lock_holder(self.o.env, self.o.tag, self.o.target.user, os.getpid())
+            lock.acquire(me, self.o.lock_timeout, break_first=self.o.break_lock)
+            self.r.info(f"{lock.name} taken by {me.who}")
+
+    def _leave_traffic_safe(self, docker: RemoteDocker) -> None:
+        """After a cancel: traffic only on colours whose containers run healthy (the routes
+        re-applied if the proxy restarted); the half-done colour is left for the next deploy,
+        which replaces the idle colour first. Quick: the runner kills us seconds later."""
+        router = self.router
+        if router is None:
+            return
+        try:
+            router.close()     # a fresh proxy shell: the cancelled call may have left it mid-answer
+            router.reapply_if_lost()
+            containers = docker.project_containers()
+            safe = {c for c in Color if all(
+                (st := containers.get(service_name(a, c))) and st.running
+                and st.health in (None, "healthy") for a in self.o.apps)}
+            routed = set().union(*router.routed().values())
+            if routed - safe and safe:
+                router.route_to(safe)
+                routed = safe
+            self.r.warning("cancelled: traffic goes to "
+                           + " + ".join(c.value for c in Color if c in routed)
+                           + "; deploy again to finish (the idle colour is replaced first)")
+        except Exception as e:   # noqa: BLE001 - best effort while being stopped
+            self.r.warning(f"cancelled; could not check the routes: {type(e).__name__}: {e}")
 
     # -- local checks: nothing on the server is touched before these pass -----------------
     def _prepare(self) -> tuple[ComposeFile, dict[str, str]]:

@@ -148,6 +148,11 @@ class SshSession:
             [self._ssh, "-F", str(self.config_file), self.target.host, command],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
 
+    def popen(self, command: str, **kw) -> subprocess.Popen:
+        """A long-running command on the server through the master connection."""
+        return subprocess.Popen([self._ssh, "-F", str(self.config_file), self.target.host, command],
+                                **kw)
+
     def docker_socket(self) -> str:
         """A local unix socket that reaches the server's Docker Engine: the engine's socket
         forwarded through the master connection (no process per connection on the server),
