@@ -16,7 +16,11 @@ fight over what engine A owns:
     docker-proxy on 127.0.0.1), but with br_netfilter loaded bridged traffic passes the
     FORWARD chain, whose policy engine A sets to DROP: one ACCEPT rule for the pool lets the
     containers of a project on engine B talk to each other (the proxy to the app);
-  - `--cgroup-parent docker-b`, and its own containerd under its exec root.
+  - `--cgroup-parent docker-b`, and its own containerd under its exec root;
+  - its published ports appear on 127.0.0.2 (a wrapper of docker-proxy maps the host IP
+    127.0.0.1 or 0.0.0.0 to 127.0.0.2), as a second machine has its own address: the same
+    compose file (`127.0.0.1:PORT:8080`) deploys to both hosts without a port clash, and a
+    test reaches host A's app at 127.0.0.1:PORT and host B's at 127.0.0.2:PORT.
 The plain registry on 127.0.0.1:5000 is reachable from engine B (plain-HTTP registries on
 127.0.0.0/8 need no configuration); the stacks' proxy images are pushed there already.
 """
@@ -40,6 +44,23 @@ BRIDGE = "docker-b0"
 BRIDGE_ADDRESS = "10.212.0.1/24"
 ADDRESS_POOL = "10.213.0.0/16"
 ENGINE_B_NETS = "10.212.0.0/15"     # the bridge and the pool
+PUBLISH_IP = "127.0.0.2"            # where engine B's published ports appear
+PROXY_WRAPPER = f"""#!/bin/sh
+# engine B is "another machine": ports it publishes on 127.0.0.1 (or 0.0.0.0) appear on
+# {PUBLISH_IP}
+n=$#
+prev=
+for a in "$@"; do
+  if [ "$prev" = "-host-ip" ] && {{ [ "$a" = 127.0.0.1 ] || [ "$a" = 0.0.0.0 ]; }}; then
+    set -- "$@" {PUBLISH_IP}
+  else
+    set -- "$@" "$a"
+  fi
+  prev=$a
+done
+shift "$n"
+exec /usr/sbin/docker-proxy "$@"
+"""
 FORWARD_RULE = ["FORWARD", "-s", ENGINE_B_NETS, "-d", ENGINE_B_NETS, "-m", "comment",
                 "--comment", "bluegreen-world-engine-b", "-j", "ACCEPT"]
 
@@ -61,6 +82,7 @@ def paths() -> dict[str, Path]:
         "sshd_log": d / "sshd.log",
         "dockerd_pid": d / "dockerd.pid",
         "dockerd_log": d / "dockerd.log",
+        "proxy_wrapper": d / "docker-proxy",
         "data_root": d / "docker-data",
     }
 
@@ -102,6 +124,7 @@ def ensure_engine(timeout: float = 30.0) -> bool:
     if engine_answers():
         return False
     _ensure_bridge()
+    _write_if_changed(p["proxy_wrapper"], PROXY_WRAPPER, 0o755)
     p["data_root"].mkdir(exist_ok=True)
     log(f"starting engine B (dockerd on {SOCKET}, log: {p['dockerd_log']})")
     spawn_detached([
@@ -109,7 +132,7 @@ def ensure_engine(timeout: float = 30.0) -> bool:
         "--exec-root", EXEC_ROOT, "--pidfile", p["dockerd_pid"],
         "--bridge", BRIDGE, "--iptables=false", "--ip-masq=false",
         "--default-address-pool", f"base={ADDRESS_POOL},size=24",
-        "--cgroup-parent", "docker-b",
+        "--cgroup-parent", "docker-b", "--userland-proxy-path", p["proxy_wrapper"],
     ], p["dockerd_log"])
     wait_for(engine_answers, timeout, "engine B to answer `docker info`", 0.2)
     return True

@@ -24,6 +24,10 @@ class SecondHost:
     known_hosts: Path = None       # host B's line
     known_hosts_all: Path = None   # host A's and host B's lines, for a fleet
     docker_socket: str = host_b.SOCKET
+    publish_ip: str = host_b.PUBLISH_IP   # where its published ports appear
+
+    def url(self, port: int, path: str = "/") -> str:
+        return f"http://{self.publish_ip}:{port}{path}"
 
     @property
     def address(self) -> str:
