@@ -137,6 +137,9 @@ def test_boot_delay_then_listen_and_sigterm_while_booting():
         proc.kill()
     proc = subprocess.Popen([sys.executable, str(APP)], env=dict(env, BOOT_DELAY="30"),
                             stdout=subprocess.PIPE, text=True)
-    assert "booting" in proc.stdout.readline()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(5) == 0
+    try:
+        assert "booting" in proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(5) == 0
+    finally:
+        proc.kill()
