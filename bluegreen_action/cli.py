@@ -12,8 +12,19 @@ from . import __version__, cancel
 from .cancel import Cancelled
 from .compose_file import ComposeFile
 from .credentials import Credentials
-from .engine import Deployment, DeployOptions, default_env
+from .engine import DeployOptions, default_env
 from .errors import BluegreenError, InputError, LockError
+from .fleet import deploy_fleet
+from .fleet_cli import (
+    add_commands,
+    add_host_args,
+    front_door_origin,
+    history_command,
+    print_fleet,
+    rollback_command,
+    status_command,
+    targets_from_args,
+)
 from .lock import DeployLock
 from .remote_docker import RemoteDocker
 from .report import Reporter
@@ -54,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"bluegreen {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("deploy", help="deploy a tag: replace blue, then green, with no downtime")
-    _connection_args(d)
+    add_host_args(d)
     d.add_argument("--tag", required=True, help="the image tag to deploy, e.g. v1.2.3")
     d.add_argument("--services", required=True,
                    help="app names, comma separated; `app` means services app-blue and app-green")
@@ -67,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--health-timeout", default="120", help="seconds a colour may take to become healthy")
     d.add_argument("--drain-timeout", default="30", help="seconds in-flight requests may take to finish")
     d.add_argument("--health-path", default="/", help="path probed from the proxy (default /)")
+    d.add_argument("--strategy", choices=["rolling", "blue-green"], default="rolling",
+                   help="rolling (default): both colours serve, replaced one after the other; "
+                        "blue-green: boot only the idle colour, switch once, keep the previous "
+                        "version idle for `bluegreen rollback`")
+    d.add_argument("--keep-images", default="3", metavar="N",
+                   help="keep the images of the last N deployed tags on each host, remove older "
+                        "ones of the app's repositories (never one a container uses); 0: keep all")
     d.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     d.add_argument("--lock-timeout", default="300", help="seconds to wait while another deploy "
                    "of the project holds the server's lock (0: fail at once; default 300)")
@@ -86,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--project-name", help="compose project (default: from --compose-file)")
     k.add_argument("--compose-file", type=Path, default=Path("compose.yaml"))
     k.add_argument("--repo-name", help="the repository's name, for the default project name")
+    add_commands(sub)     # rollback, status, history (fleet_cli.py)
     return p
 
 
@@ -103,7 +122,7 @@ def target_from_args(a: argparse.Namespace) -> SshTarget:
 
 
 def options_from_args(a: argparse.Namespace, env: dict[str, str]) -> DeployOptions:
-    target = target_from_args(a)
+    target = targets_from_args(a)[0]      # deploy_command runs it on every host
     if not a.health_path.startswith("/"):
         raise InputError(f"--health-path must start with '/', not {a.health_path!r}")
     if a.registry and not (a.registry_username and a.registry_password_stdin):
@@ -122,7 +141,14 @@ def options_from_args(a: argparse.Namespace, env: dict[str, str]) -> DeployOptio
         drain_timeout=parse_seconds("--drain-timeout", a.drain_timeout),
         health_path=a.health_path, dry_run=a.dry_run,
         lock_timeout=parse_seconds("--lock-timeout", a.lock_timeout, allow_zero=True),
-        break_lock=a.break_lock, env=env)
+        break_lock=a.break_lock, strategy=a.strategy, env=env)
+
+
+def keep_images(text: str) -> int:
+    if not text.isdigit():
+        raise InputError(f"--keep-images must be a whole number, not {text!r}",
+                         hint="e.g. --keep-images 3 (0 keeps every image)")
+    return int(text)
 
 
 def main(argv: list[str] | None = None, signals: bool = True) -> int:
@@ -135,6 +161,12 @@ def main(argv: list[str] | None = None, signals: bool = True) -> int:
     try:
         if args.command == "lock":
             return lock_command(args, reporter)
+        if args.command == "rollback":
+            return rollback_command(args, reporter)
+        if args.command == "status":
+            return status_command(args, reporter)
+        if args.command == "history":
+            return history_command(args, reporter)
         return deploy_command(args, reporter)
     except BluegreenError as e:
         reporter.error(e)
@@ -149,6 +181,8 @@ def main(argv: list[str] | None = None, signals: bool = True) -> int:
 def deploy_command(args: argparse.Namespace, reporter: Reporter) -> int:
     env = default_env()
     opts = options_from_args(args, env)
+    hosts = targets_from_args(args)
+    keep = keep_images(args.keep_images)
     with Credentials() as creds:     # a registry login lives in a private DOCKER_CONFIG
         if args.registry:
             password = sys.stdin.readline().rstrip("\r\n")
@@ -161,11 +195,15 @@ def deploy_command(args: argparse.Namespace, reporter: Reporter) -> int:
                 reporter.info(f"logged in as {args.registry_username} (credentials in a "
                               "temporary DOCKER_CONFIG)")
             opts = dataclasses.replace(opts, env=env)
-        result = Deployment(opts, reporter).run()
-    if result.error:
-        return result.error.exit_code
-    reporter.info(f"{result.result}: {result.project} on {result.host} now runs "
-                  f"{opts.tag} (was {result.previous_tag or 'nothing'}) in {result.seconds:.1f}s")
+        fleet = deploy_fleet(opts, hosts, reporter, front_door_origin(env), keep)
+    if len(fleet.runs) > 1:
+        print_fleet(fleet, reporter)
+    if fleet.error:
+        return fleet.error.exit_code
+    for run in fleet.runs:
+        result = run.result
+        reporter.info(f"{result.result}: {result.project} on {result.host} now runs "
+                      f"{opts.tag} (was {result.previous_tag or 'nothing'}) in {result.seconds:.1f}s")
     return 0
 
 
