@@ -74,10 +74,8 @@ def with_upstreams(config: dict, handlers: list[UpstreamHandler], dial_for: dict
     """A copy of the config in which each handler routes to exactly `colors`."""
     new = copy.deepcopy(config)
     for h in handlers:
-        target = get_path(new, h.path)
-        old = {d["dial"]: d for d in target.get("upstreams") or []}
-        target["upstreams"] = [
-            {**old.get(dial_for[c], {}), "dial": dial_for[c]} for c in colors]
+        parent = get_path(new, h.path[:-1])
+        parent[h.path[-1]] = _with_only(parent[h.path[-1]], dial_for, colors)
     return new
 
 
@@ -120,3 +118,90 @@ def get_path(config, path: Path):
 
 def format_path(path: Path) -> str:
     return "/".join(str(p) for p in path)
+
+
+# -- flag-file routing: switching without a reload ---------------------------------------
+# Caddy's `file` matcher stats its file on every request, so routes guarded by flag files
+# inside the proxy container switch traffic the instant a file is created, renamed or
+# removed: no admin change, no reload, no idle keep-alive connection closed.
+FLAG_DIR = "/run/bluegreen"
+
+
+def flag_name(app: str, color: Color) -> str:
+    """The file whose presence sends all of the app's traffic to that colour alone."""
+    return f"{app}.only-{color.value}"
+
+
+def _flag_matcher(app: str, color: Color) -> dict:
+    return {"file": {"root": FLAG_DIR, "try_files": [flag_name(app, color)]}}
+
+
+def has_flag_routing(config: dict, app: str) -> bool:
+    """Whether the config already routes the app by its flag files (installed by an
+    earlier deploy, or written in the Caddyfile as the README shows)."""
+    wanted = [_flag_matcher(app, c)["file"] for c in Color]
+    found: list[dict] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            f = node.get("file")
+            if isinstance(f, dict) and f.get("root") == FLAG_DIR and f in wanted:
+                found.append(f)
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+    walk(config)
+    return all(w in found for w in wanted)
+
+
+def with_flag_routing(config: dict, handlers: list[UpstreamHandler], dial_for: dict[Color, str],
+                      app: str) -> dict:
+    """A copy of the config in which each of the app's handlers becomes a subroute: the
+    handler with only green when `<app>.only-green` exists, only blue when
+    `<app>.only-blue` exists, else both colours. Every other setting of the handler stays."""
+    new = copy.deepcopy(config)
+    for h in handlers:
+        parent = get_path(new, h.path[:-1])
+        original = parent[h.path[-1]]
+        parent[h.path[-1]] = {"handler": "subroute", "routes": [
+            {"match": [_flag_matcher(app, Color.GREEN)],
+             "handle": [_with_only(original, dial_for, [Color.GREEN])], "terminal": True},
+            {"match": [_flag_matcher(app, Color.BLUE)],
+             "handle": [_with_only(original, dial_for, [Color.BLUE])], "terminal": True},
+            {"handle": [_with_only(original, dial_for, [Color.BLUE, Color.GREEN])]},
+        ]}
+    return new
+
+
+def _with_only(handler: dict, dial_for: dict[Color, str], colors: list[Color]) -> dict:
+    old = {u.get("dial"): u for u in handler.get("upstreams") or []}
+    return {**copy.deepcopy(handler),
+            "upstreams": [{**old.get(dial_for[c], {}), "dial": dial_for[c]} for c in colors]}
+
+
+def flag_command(apps: list[str], colors: set[Color]) -> str:
+    """One shell command that makes the apps' flag files say `colors`, atomically per app:
+    a rename moves traffic from one colour to the other with no instant on both or none."""
+    parts = [f"mkdir -p {FLAG_DIR}", f"cd {FLAG_DIR}"]
+    for app in apps:
+        g, b = flag_name(app, Color.GREEN), flag_name(app, Color.BLUE)
+        if colors == {Color.GREEN}:
+            parts.append(f"if [ -e {b} ]; then mv -f {b} {g}; else touch {g}; fi")
+        elif colors == {Color.BLUE}:
+            parts.append(f"if [ -e {g} ]; then mv -f {g} {b}; else touch {b}; fi")
+        elif colors == {Color.BLUE, Color.GREEN}:
+            parts.append(f"rm -f {g} {b}")
+        else:
+            raise ValueError(f"cannot route {app} to {colors}")
+    return " && ".join(parts)
+
+
+def colors_from_flags(listing: str, app: str) -> set[Color]:
+    """What the flag files in `ls FLAG_DIR` output say for the app."""
+    names = set(listing.split())
+    for c in (Color.GREEN, Color.BLUE):     # the order of the routes: green's is first
+        if flag_name(app, c) in names:
+            return {c}
+    return set(Color)

@@ -1,8 +1,15 @@
-"""Switching traffic through Caddy's admin API.
+"""Switching traffic through Caddy.
 
-Every write replaces `apps/http/servers` in one request guarded by ETag/If-Match (so a
-concurrent change is never overwritten) and is read back. Every admin change is a
-graceful reload in Caddy, so the router makes as few as possible and spaces them.
+Every change through Caddy's admin API is a full graceful reload that closes idle
+keep-alive client connections (a client that does not retry loses its next request on
+each). So the router switches with flag files instead: the app's reverse_proxy is wrapped,
+once, in routes guarded by `file` matchers (`/run/bluegreen/<app>.only-green|only-blue`,
+see caddy_config), and a switch is a `touch`/`mv`/`rm` in the proxy container: no reload.
+Installing those routes is the only admin write (once per Caddy start, none at all when
+the Caddyfile already has them); it is guarded by ETag/If-Match and read back.
+
+Where flag files cannot be written (read-only container), the router falls back to
+rewriting the upstreams through the admin API, spacing those reloads.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from . import caddy_config as cc
 from .clock import Clock
 from .colors import Color
 from .errors import ProxyError
+from .exec_transport import Exec
 from .router import AppTopology
 
 SERVERS = "/config/apps/http/servers"
@@ -26,8 +34,10 @@ class CaddyRouter:
 
     def __init__(self, admin: httpx.Client, apps: list[AppTopology], clock: Clock,
                  version: tuple[int, ...] | None = None, min_change_interval: float = 2.0,
-                 log=lambda msg: None, on_close=lambda: None):
+                 log=lambda msg: None, on_close=lambda: None, run: Exec | None = None):
         self._admin = admin
+        self._run = run                  # commands in the proxy container; None: no flags
+        self._flags_installed = False
         self._apps = apps
         self._clock = clock
         self.version = version
@@ -58,6 +68,12 @@ class CaddyRouter:
 
     def load(self) -> None:
         config, _ = self._get_config()
+        self._locate(config)
+        self._flags_installed = self._run is not None and self._has_flag_routing(config)
+
+    def _locate(self, config: dict) -> None:
+        """Find each app's reverse_proxy handlers in this config (their paths change when
+        the flag routes are installed)."""
         for app in self._apps:
             handlers = cc.find_upstream_handlers(config, app.app, _names(app))
             if not handlers:
@@ -69,7 +85,13 @@ class CaddyRouter:
             self._handlers[app.app] = handlers
             self._dials[app.app] = cc.dial_addresses(handlers, _names(app), app.preferred)
 
+    def _has_flag_routing(self, config: dict) -> bool:
+        return all(cc.has_flag_routing(config, a.app) for a in self._apps)
+
     def routed(self) -> dict[str, set[Color]]:
+        if self._flags_installed:
+            listing = self._shell(f"ls {cc.FLAG_DIR} 2>/dev/null || true")
+            return {a.app: cc.colors_from_flags(listing, a.app) for a in self._apps}
         config, _ = self._get_config()
         return {a.app: cc.routed_colors(config, self._handlers[a.app], _names(a)) for a in self._apps}
 
@@ -77,20 +99,58 @@ class CaddyRouter:
         v = ".".join(map(str, self.version)) if self.version else "unknown version"
         where = "; ".join(f"{a}: {', '.join(cc.format_path(h.path) for h in hs)}"
                           for a, hs in self._handlers.items())
-        return f"Caddy {v}, upstreams at {where}"
+        how = ("flag files in " + cc.FLAG_DIR if self._flags_installed or self._run
+               else "admin API upstream changes")
+        return f"Caddy {v}, upstreams at {where}; switching by {how}"
 
     # -- switching ------------------------------------------------------------------------
     def route_to(self, colors: set[Color]) -> None:
-        ordered = [c for c in Color if c in colors]
         self._intended = set(colors)
+        if self._run is not None:
+            try:
+                # flags first: when the routes get installed, they already say `colors`
+                self._shell(cc.flag_command([a.app for a in self._apps], set(colors)))
+            except ProxyError as e:
+                self._log(f"cannot write flag files in the proxy container ({e.evidence.strip()}); "
+                          "switching through the admin API instead (each switch is a reload)")
+                self._run = None
+                self._flags_installed = False
+        if self._run is not None and not self._flags_installed:
+            self._write_config(lambda config: self._with_flags(config), self._has_flag_routing,
+                               "install the flag-file routes")
+            self._flags_installed = True
+            self._log("installed flag-file routes in Caddy (one reload; later switches need none)")
+        if self._run is None:
+            ordered = [c for c in Color if c in colors]
+            self._write_config(
+                lambda config: self._with_upstreams(config, ordered),
+                lambda config: all(cc.routed_colors(config, self._handlers[a.app], _names(a))
+                                   == set(colors) for a in self._apps),
+                "switch the upstreams")
+        got = self.routed()
+        if any(got[a.app] != set(colors) for a in self._apps):
+            raise ProxyError("Caddy does not show the routes bluegreen set",
+                             evidence=json.dumps(got, default=sorted))
+
+    def _with_flags(self, config: dict) -> dict:
+        self._locate(config)
+        for a in self._apps:
+            config = cc.with_flag_routing(config, self._handlers[a.app], self._dials[a.app], a.app)
+        return config
+
+    def _with_upstreams(self, config: dict, ordered: list[Color]) -> dict:
+        for a in self._apps:
+            config = cc.with_upstreams(config, self._handlers[a.app], self._dials[a.app], ordered)
+        return config
+
+    def _write_config(self, change, done, what: str) -> None:
+        """Read, change, write with If-Match (a concurrent change is never overwritten),
+        read back. Nothing is written when `done(config)` already holds."""
         for _attempt in range(5):
             config, etag = self._get_config()
-            if all(cc.routed_colors(config, self._handlers[a.app], _names(a)) == set(colors)
-                   for a in self._apps):
-                return   # already so: no reload
-            new = config
-            for a in self._apps:
-                new = cc.with_upstreams(new, self._handlers[a.app], self._dials[a.app], ordered)
+            if done(config):
+                return
+            new = change(config)
             self._space_changes()
             r = self._call("POST", SERVERS, content=json.dumps(new["apps"]["http"]["servers"]),
                            headers={"Content-Type": "application/json", "If-Match": etag})
@@ -99,21 +159,35 @@ class CaddyRouter:
                 self._log("Caddy's config changed while we wrote it; reading it again")
                 continue
             if r.status_code >= 400:
-                raise ProxyError(f"Caddy refused the new routes (HTTP {r.status_code})",
+                raise ProxyError(f"Caddy refused to {what} (HTTP {r.status_code})",
                                  evidence=r.text[-800:],
                                  hint="check the proxy's logs; the routes were left as they were")
-            got = self.routed()
-            if any(got[a.app] != set(colors) for a in self._apps):
-                raise ProxyError("Caddy accepted the new routes but does not show them",
-                                 evidence=json.dumps(got, default=sorted))
+            if not done(self._get_config()[0]):
+                raise ProxyError(f"Caddy accepted the change ({what}) but does not show it")
             return
         raise ProxyError("Caddy's config kept changing while bluegreen tried to switch traffic",
                          hint="make sure nothing else writes to the admin API during deploys")
 
+    def _shell(self, command: str) -> str:
+        try:
+            code, out, err = self._run(["sh", "-c", command])
+        except OSError as e:
+            raise ProxyError("cannot run a command in the proxy container", evidence=str(e)) from None
+        if code != 0:
+            raise ProxyError(f"`{command}` failed in the proxy container (exit {code})",
+                             evidence=(err or out).decode(errors="replace"))
+        return out.decode(errors="replace")
+
     def reapply_if_lost(self) -> bool:
+        """A restarted Caddy is back on its Caddyfile: the flag routes (or the rewritten
+        upstreams) are gone. A recreated container has lost its flag files too."""
         if self._intended is None:
             return False
-        if all(v == self._intended for v in self.routed().values()):
+        config, _ = self._get_config()
+        lost = (not self._has_flag_routing(config)) if self._flags_installed else \
+            any(cc.routed_colors(config, self._handlers[a.app], _names(a)) != self._intended
+                for a in self._apps)
+        if not lost and all(v == self._intended for v in self.routed().values()):
             return False
         self._log("Caddy's routes are not what the deploy set (Caddy restarted?); applying them again")
         self.load()

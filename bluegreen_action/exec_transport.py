@@ -53,7 +53,11 @@ def parse_curl(code: int, out: bytes, err: bytes, request: httpx.Request) -> htt
                                  request=request)
     head, _, body = out.partition(b"\r\n\r\n")
     lines = head.decode(errors="replace").split("\r\n")
-    status = int(lines[0].split()[1])
+    first = lines[0].split()
+    if len(first) < 2 or not first[1].isdigit():
+        raise httpx.RemoteProtocolError(f"no HTTP response from curl: {out[:200]!r}",
+                                        request=request)
+    status = int(first[1])
     headers = [tuple(x.strip() for x in line.split(":", 1)) for line in lines[1:] if ":" in line]
     return httpx.Response(status, headers=headers, content=body, request=request)
 

@@ -72,7 +72,8 @@ def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopol
         version = parse_caddy_version(out.decode(errors="replace")) if code == 0 else None
         admin = httpx.Client(transport=ContainerExecTransport(run), base_url=CADDY_ADMIN,
                              timeout=30)
-        router = CaddyRouter(admin, apps, clock, version=version, log=log, on_close=run.close)
+        router = CaddyRouter(admin, apps, clock, version=version, log=log, on_close=run.close,
+                             run=run)
     elif kind == "haproxy":
         api = connect_runtime_api(run)
         tool = next((t for t in ("curl", "wget") if t in api.tools), None)

@@ -59,7 +59,7 @@ def test_a_concurrent_change_is_not_overwritten():
 def test_a_refused_change_is_an_error_that_leaves_routes_alone():
     r, admin, _ = router_for("article", "zerodowndeploy")
     admin.refuse_next = 400
-    with pytest.raises(ProxyError, match="refused the new routes"):
+    with pytest.raises(ProxyError, match="Caddy refused"):
         r.route_to({G})
     assert r.routed() == {"zerodowndeploy": {B, G}}
 
@@ -103,7 +103,8 @@ def test_drain_waits_for_in_flight_requests_to_the_colour():
 
     clock.sleep = finish_later
     waited = wait_until_drained(r, B, timeout=30, clock=clock)
-    assert len(calls) == 5 and waited == pytest.approx(sum(calls))
+    # five polls while requests are open, then one quick second read to confirm the zero
+    assert len(calls) == 6 and calls[-1] == 0.05 and waited == pytest.approx(sum(calls))
 
 
 def test_drain_gives_up_at_the_timeout_with_a_warning():
@@ -125,3 +126,71 @@ def test_old_caddy_cannot_count_removed_upstreams_so_a_bounded_delay_is_used():
 def test_parse_caddy_version():
     assert parse_caddy_version("v2.11.7 h1:yj0Y4fYZ=") == (2, 11, 7)
     assert parse_caddy_version("garbage") is None
+
+
+# -- flag-file routing: the shell commands run in a real sh, in a temporary folder --------
+
+def real_shell(tmp_path):
+    import subprocess
+
+    from bluegreen_action.caddy_config import FLAG_DIR
+
+    def run(argv):
+        assert argv[:2] == ["sh", "-c"], argv
+        p = subprocess.run(["sh", "-c", argv[2].replace(FLAG_DIR, str(tmp_path / "flags"))],
+                           capture_output=True)
+        return p.returncode, p.stdout, p.stderr
+    return run
+
+
+def flag_router(tmp_path, fixture="nested", app="web"):
+    admin = FakeCaddyAdmin(json.loads((FIX / f"{fixture}.json").read_text()))
+    r = CaddyRouter(admin.client(), [topology(app)], FakeClock(), version=(2, 11, 7),
+                    run=real_shell(tmp_path))
+    r.load()
+    return r, admin
+
+
+def test_flags_switch_with_one_install_and_no_reload_after(tmp_path):
+    r, admin = flag_router(tmp_path)
+    assert r.routed() == {"web": {B, G}}
+    r.route_to({G})
+    assert admin.writes == 1 and sorted(p.name for p in (tmp_path / "flags").iterdir()) == [
+        "web.only-green"]
+    r.route_to({B})
+    assert [p.name for p in (tmp_path / "flags").iterdir()] == ["web.only-blue"]
+    r.route_to({B, G})
+    assert list((tmp_path / "flags").iterdir()) == []
+    assert admin.writes == 1          # every switch after the install: files only, no reload
+    assert r.routed() == {"web": {B, G}}
+
+
+def test_installed_routes_keep_the_handler_and_route_by_the_files(tmp_path):
+    from bluegreen_action.caddy_config import find_upstream_handlers, has_flag_routing
+    r, admin = flag_router(tmp_path)
+    r.route_to({G})
+    assert has_flag_routing(admin.config, "web")
+    handlers = find_upstream_handlers(admin.config, "web", {B: {"web-blue"}, G: {"web-green"}})
+    assert sorted(sorted(c.value for c in h.colors) for h in handlers) == [
+        ["blue"], ["blue", "green"], ["green"]]
+    # lb_try_duration and friends survive in every copy
+    blob = json.dumps(admin.config)
+    assert blob.count('"try_duration": 5000000000') == 3
+
+
+def test_a_caddy_restart_loses_the_routes_and_they_come_back(tmp_path):
+    r, admin = flag_router(tmp_path)
+    r.route_to({G})
+    admin.restart()                   # back on the Caddyfile: routes to both, flags still there
+    assert r.reapply_if_lost() is True
+    assert admin.writes == 2 and r.routed() == {"web": {G}}
+    assert r.reapply_if_lost() is False
+
+
+def test_without_a_writable_flag_folder_the_admin_api_switches(tmp_path):
+    r, admin = flag_router(tmp_path)
+    (tmp_path / "flags").write_text("not a folder")       # mkdir -p fails
+    r.route_to({G})
+    assert r.routed() == {"web": {G}} and admin.writes == 1
+    r.route_to({B, G})
+    assert admin.writes == 2 and admin.config == admin.boot_config

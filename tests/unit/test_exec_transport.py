@@ -74,3 +74,8 @@ def test_transport_detects_the_tool_once_and_turns_os_errors_into_connect_errors
     with pytest.raises(httpx.ConnectError):
         client.get("/config/")
     assert calls == ["sh", "timeout", "timeout"]
+
+
+def test_parse_curl_without_a_status_line_is_a_protocol_error_not_a_crash():
+    with pytest.raises(httpx.RemoteProtocolError, match="no HTTP response"):
+        parse_curl(0, b"", b"", req())
