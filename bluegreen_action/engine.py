@@ -310,7 +310,7 @@ class Deployment:
             self.r.info(f"traffic → {' + '.join(c.value for c in Color if c in step.colors)}")
         elif step.action == "drain":
             waited = wait_until_drained(router, step.color, o.drain_timeout, self.clock,
-                                        warn=self.r.warning)
+                                        warn=self.r.warning, log=self.r.info)
             self.r.info(f"{step.color} drained in {waited:.1f}s")
         elif step.action == "replace":
             touched.append(step.color)
@@ -322,7 +322,7 @@ class Deployment:
             names = {s: containers[s].name for s in step.services if s in containers}
             apps = {service_name(a, step.color): a for a in o.apps}
             waited = wait_until_healthy(docker, router, names, apps, step.color, o.health_path,
-                                        o.health_timeout, self.clock)
+                                        o.health_timeout, self.clock, log=self.r.info)
             self.r.info(f"{', '.join(step.services)} healthy after {waited:.1f}s")
         else:
             raise AssertionError(step.action)

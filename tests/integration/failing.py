@@ -4,12 +4,14 @@ to against the containers' state all through a deploy, snapshots of a host's pro
 prove that a refused deploy changed nothing, and the `bluegreen` CLI as a subprocess."""
 from __future__ import annotations
 
-import itertools
+import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,14 +26,32 @@ from testworld.load import LoadGenerator
 
 from .deploying import deploy
 
-_ports = itertools.count(18500)
+PORTS = range(18500, 18600)
 CONNECTIONS = 10
+_held: list = []     # flock'ed files: a port stays this session's until it ends
 
 
 def next_port() -> int:
-    port = next(_ports)
-    assert port < 18600, "the failure tests' port range is 18500-18599"
-    return port
+    """A port of the range that no other test session holds (a lock file per port, since
+    several sessions share the machine) and nothing listens on."""
+    folder = Path(tempfile.gettempdir()) / "bluegreen-failure-test-ports"
+    folder.mkdir(exist_ok=True)
+    for port in PORTS:
+        f = open(folder / str(port), "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                f.close()
+                continue
+        _held.append(f)
+        return port
+    raise RuntimeError("no free port in 18500-18599")
 
 
 def local_docker() -> docker.DockerClient:
@@ -116,8 +136,35 @@ def caddy_config(container) -> dict:
     raise RuntimeError(f"cannot read Caddy's config in {container.name}")
 
 
+FLAG_DIR = "/run/bluegreen"     # where bluegreen's flag files switch Caddy without a reload
+
+
 def caddy_dials(container) -> set[str]:
-    """Every reverse_proxy upstream host in Caddy's live config."""
+    """The upstream hosts Caddy sends new requests to: every reverse_proxy upstream in its
+    live config; where the config routes by bluegreen's flag files (`file` matchers under
+    /run/bluegreen: `<app>.only-green` first, then `<app>.only-blue`, else both), only the
+    colour the files in the container select."""
+    config = caddy_config(container)
+    dials = _all_dials(config)
+    if f'"root": "{FLAG_DIR}"' not in json.dumps(config):
+        return dials
+    r = container.exec_run(["ls", FLAG_DIR])
+    names = set(r.output.decode().split()) if r.exit_code == 0 else set()
+    routed = set()
+    for d in dials:
+        app, _, colour = d.rpartition("-")
+        if f"{app}.only-green" in names:
+            keep = colour == "green"
+        elif f"{app}.only-blue" in names:
+            keep = colour == "blue"
+        else:
+            keep = True
+        if keep:
+            routed.add(d)
+    return routed
+
+
+def _all_dials(config: dict) -> set[str]:
     found: set[str] = set()
 
     def walk(node):
@@ -129,7 +176,7 @@ def caddy_dials(container) -> set[str]:
         elif isinstance(node, list):
             for v in node:
                 walk(v)
-    walk(caddy_config(container))
+    walk(config)
     return found
 
 
@@ -148,6 +195,7 @@ class RouteWatch:
     def __enter__(self):
         self._stop = threading.Event()
         self._client = local_docker()
+        self.t0 = time.time()     # samples are stamped in seconds since then
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
@@ -158,16 +206,23 @@ class RouteWatch:
         return False
 
     def _state(self, name: str) -> str:
+        """The state of the container a dial host names: its container name, or its
+        service's name (compose's DNS alias) in the stack's project."""
         try:
             c = self._client.containers.get(name)
         except docker.errors.NotFound:
-            return "gone"
+            found = self._client.containers.list(all=True, filters={"label": [
+                f"com.docker.compose.project={self.stack.project}",
+                f"com.docker.compose.service={name}"]})
+            if not found:
+                return "gone"
+            c = found[0]
         st = c.attrs["State"]
         health = (st.get("Health") or {}).get("Status")
         return st["Status"] + (f"/{health}" if health else "")
 
     def _run(self):
-        t0 = time.monotonic()
+        t0 = self.t0
         while not self._stop.wait(0.3):
             try:
                 proxy = self._client.containers.get(self.stack.proxy)
@@ -181,10 +236,10 @@ class RouteWatch:
                 continue
             self.samples += 1
             if not self.seen or self.seen[-1][1] != frozenset(after):
-                self.seen.append((round(time.monotonic() - t0, 1), frozenset(after)))
+                self.seen.append((round(time.time() - t0, 1), frozenset(after)))
             for name in before & after:
                 if states[name] not in ("running/healthy", "running"):
-                    self.violations.append(f"{time.monotonic() - t0:.1f}s: Caddy routes to "
+                    self.violations.append(f"{time.time() - t0:.1f}s: Caddy routes to "
                                            f"{name}, which is {states[name]}")
 
 

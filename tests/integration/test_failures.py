@@ -4,9 +4,11 @@ crashes at boot, a colour that fails after traffic was switched, Caddy restarted
 deploy, a deploy killed half-way, and bad input that must change nothing on the server."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from .failing import Load, RouteWatch, make_stack
+from .failing import CliDeploy, Load, RouteWatch, cli_argv, local_docker, make_stack
 
 pytestmark = pytest.mark.integration
 
@@ -76,3 +78,46 @@ def test_a_failure_after_traffic_was_switched_ends_consistent(stacks):
     served_versions = {r["version"] for r in load.gen.report["version_sequence"]}
     assert served_versions == {"v1", "sick-green"}
     assert frozenset({f"{stack.app}-blue"}) in {routes for _, routes in watch.seen}
+
+
+def test_caddy_restarted_while_a_deploy_waits_on_health(world, stacks):
+    """`docker restart` of the proxy while blue boots: Caddy comes back with its Caddyfile's
+    routes (both colours, blue still booting); the deploy notices, applies its routes
+    again and completes."""
+    stack = stacks(kind="nested", boot_delay=4)
+    argv = cli_argv(world, "deploy", "--tag", "v2", "--services", stack.app, "--compose-file",
+                    str(stack.compose), "--project-name", stack.project, "--health-timeout", "60")
+    with Load(stack.url) as load, RouteWatch(stack) as watch:
+        run = CliDeploy(argv)
+        run.wait_for_line(f"recreated {stack.app}-blue")
+        t0 = time.time()
+        local_docker().containers.get(stack.proxy).restart(timeout=5)
+        t1 = time.time()
+        code = run.wait()
+    load.line("caddy restarted")
+    print(f"docker restart took {t1 - t0:.2f}s; routes seen: {watch.seen}")
+    assert code == 0, run.output
+    assert "applying them again" in run.output
+    assert stack.served()[f"{stack.app}-blue"] == stack.served()[f"{stack.app}-green"] == stack.image("v2")
+    assert stack.routed() == {f"{stack.app}-blue", f"{stack.app}-green"}
+    # Caddy comes back routing to both colours, as its Caddyfile says, blue still booting
+    # (the nested stack's Caddyfile retries a refused dial on green) until the deploy
+    # applies its routes again: no later sample may see that.
+    late_routes = [v for v in watch.violations if float(v.split("s:")[0]) > t1 - watch.t0 + 3]
+    print("restart window:", watch.violations)
+    assert late_routes == [], watch.violations
+    # While the proxy itself is down nobody can connect: those failures are the restart's,
+    # and they are the only ones (no 502 from a booting colour once Caddy is back).
+    hey, gen = load.hey.report, load.gen.report
+    assert set(hey["status_counts"]) == {200}, hey
+    assert all(k.endswith(("EOF", "connection refused")) or "connection reset" in k
+               for k in hey["errors"]), hey["errors"]
+    outside = [f for f in gen["failures"]
+               if not t0 - 0.5 <= gen["started_at"] + f["t"] <= t1 + 1.0]
+    assert all(f["kind"].startswith(RELOAD_CLOSURES) for f in outside), \
+        (outside, t0 - gen["started_at"], t1 - gen["started_at"])
+
+
+# What a client that never retries sees when Caddy reloads its config (every admin-API
+# change): its idle keep-alive connection closed under its next request.
+RELOAD_CLOSURES = ("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError")
