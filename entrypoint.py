@@ -16,6 +16,7 @@ as the container (without GITHUB_WORKSPACE the current folder is the workspace).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -32,6 +33,9 @@ from bluegreen_action.cancel import Cancelled
 from bluegreen_action.credentials import Credentials, child_env
 from bluegreen_action.engine import Deployment, DeployOptions, DeployResult
 from bluegreen_action.errors import BluegreenError
+from bluegreen_action.fleet import FleetResult
+from bluegreen_action.fleet_action import fleet_outputs, outputs_result, run_action
+from bluegreen_action.fleet_summary import render_fleet_summary
 from bluegreen_action.github import GitHubReporter, append_summary, write_outputs
 from bluegreen_action.ssh import SshTarget
 from bluegreen_action.summary import render_summary
@@ -67,8 +71,8 @@ def main(environ: Mapping[str, str] | None = None, stdout: TextIO | None = None)
         result.host = inputs.target_display
         for name, message in inputs.warnings:
             reporter.warning(message, title=f"Input `{name}`")
-        result = _deploy(inputs, env, reporter, result)
-        return _finish(reporter, env, result, started)
+        result, fleet = _deploy(inputs, env, reporter, result)
+        return _finish(reporter, env, result, started, fleet=fleet)
     except Cancelled as c:
         name = signal.Signals(c.signum).name
         result.error = BluegreenError(
@@ -87,8 +91,9 @@ def main(environ: Mapping[str, str] | None = None, stdout: TextIO | None = None)
 
 
 def _deploy(inputs: ActionInputs, env: dict[str, str], reporter: GitHubReporter,
-            result: DeployResult) -> DeployResult:
-    deployment = None
+            result: DeployResult) -> tuple[DeployResult, FleetResult | None]:
+    """Every host in turn (fleet.py), or a rollback (`command: rollback`)."""
+    deployments: list[Deployment] = []
     with Credentials() as creds:
         try:
             key = creds.ssh_key(inputs.ssh_key)
@@ -108,14 +113,19 @@ def _deploy(inputs: ActionInputs, env: dict[str, str], reporter: GitHubReporter,
                 proxy_service=inputs.proxy_service, proxy_kind=inputs.proxy_kind,
                 health_timeout=inputs.health_timeout, drain_timeout=inputs.drain_timeout,
                 health_path=inputs.health_path, dry_run=inputs.dry_run,
-                lock_timeout=inputs.lock_timeout, break_lock=inputs.break_lock, env=child)
-            deployment = Deployment(opts, reporter)
-            return deployment.run()
+                lock_timeout=inputs.lock_timeout, break_lock=inputs.break_lock,
+                strategy=inputs.strategy, env=child)
+            hosts = [dataclasses.replace(opts.target, host=h, port=p, user=u)
+                     for h, p, u in inputs.hosts]
+            fleet = run_action(inputs.command, opts, hosts, inputs.keep_images, env, reporter,
+                               watch=deployments)
+            return outputs_result(fleet, inputs.target_display), fleet
         except BluegreenError as e:        # the registry login
             result.error = e
             reporter.error(e)
-            return result
+            return result, None
         except Cancelled:
+            deployment = deployments[-1] if deployments else None
             if deployment is not None:     # keep what the engine knew (images, previous tag)
                 result.__dict__.update({k: v for k, v in deployment.result.__dict__.items()
                                         if k not in ("result", "error")})
@@ -123,7 +133,7 @@ def _deploy(inputs: ActionInputs, env: dict[str, str], reporter: GitHubReporter,
 
 
 def _finish(reporter: GitHubReporter, env: Mapping[str, str], result: DeployResult,
-            started: float, exit_code: int | None = None) -> int:
+            started: float, exit_code: int | None = None, fleet: FleetResult | None = None) -> int:
     result.seconds = time.monotonic() - started
     if exit_code is None:
         exit_code = result.error.exit_code if result.error else 0
@@ -138,7 +148,9 @@ def _finish(reporter: GitHubReporter, env: Mapping[str, str], result: DeployResu
         "error": reporter.redact(result.error.message) if result.error else "",
         "exit-code": str(exit_code),
     }
-    summary = reporter.redact(render_summary(result, reporter.phases, version=__version__))
+    outputs.update(fleet_outputs(fleet) if fleet else {"hosts": "[]", "switch-seconds": ""})
+    summary = reporter.redact(render_fleet_summary(fleet, version=__version__) if fleet else
+                              render_summary(result, reporter.phases, version=__version__))
     try:
         if env.get("GITHUB_OUTPUT"):
             write_outputs(env["GITHUB_OUTPUT"], outputs)
@@ -152,11 +164,18 @@ def _finish(reporter: GitHubReporter, env: Mapping[str, str], result: DeployResu
     if result.result == "dry-run":
         reporter.text(f"dry run: {result.project} on {result.host} would go from "
                       f"{result.previous_tag or 'nothing'} to {result.tag}; nothing was changed")
+    elif result.error is None and fleet is not None and fleet.action == "rollback":
+        reporter.text(f"rolled back: {result.tag} serves again on {inputs_hosts(fleet)}, "
+                      f"{result.seconds:.1f}s")
     elif result.error is None:
         reporter.text(f"{result.result}: {result.project} on {result.host} runs {result.tag} "
                       f"(was {result.previous_tag or 'nothing'}), {result.seconds:.1f}s")
     reporter.finish()
     return exit_code
+
+
+def inputs_hosts(fleet: FleetResult) -> str:
+    return ", ".join(r.target.display for r in fleet.runs)
 
 
 if __name__ == "__main__":

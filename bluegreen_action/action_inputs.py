@@ -48,6 +48,10 @@ INPUTS: dict[str, str] = {
     "dry-run": "false",
     "lock-timeout": "300",
     "break-lock": "false",
+    "hosts": "",
+    "strategy": "rolling",
+    "keep-images": "3",
+    "command": "deploy",
 }
 SECRET_INPUTS = ("ssh-key", "registry-password")
 
@@ -91,9 +95,15 @@ class ActionInputs:
     break_lock: bool
     workspace: Path
     warnings: tuple[tuple[str, str], ...] = field(default=())   # (input, message)
+    hosts: tuple[tuple[str, int, str], ...] = ()   # (host, port, user), the canary first
+    strategy: str = "rolling"
+    keep_images: int = 3
+    command: str = "deploy"          # deploy | rollback
 
     @property
     def target_display(self) -> str:
+        if len(self.hosts) > 1:
+            return ", ".join(f"{u}@{h}:{p}" for h, p, u in self.hosts)
         return f"{self.user}@{self.host}:{self.port}"
 
 
@@ -136,20 +146,31 @@ def read_inputs(env: Mapping[str, str], cwd: Path | None = None) -> ActionInputs
     warnings: list[tuple[str, str]] = []
     v = _Validator(env, problems)
 
-    host = v.host()
+    command = v.choice("command", ("deploy", "rollback")) or "deploy"
+    host = "" if v.get("hosts") else v.host()
     port = v.port()
     user = v.user()
+    hosts = v.hosts(port, user)
+    if hosts:
+        host, port, user = hosts[0]
+    elif host and port:
+        hosts = ((host, port, user),)
     insecure = v.boolean("insecure-skip-host-key-check")
     ssh_key = v.ssh_key()
     known_hosts = v.known_hosts(host, port, insecure)
+    for h, p, _u in hosts[1:]:
+        if known_hosts is not None:
+            v.known_hosts(h, p, insecure)
     if insecure:
         warnings.append(("insecure-skip-host-key-check",
                          "insecure-skip-host-key-check is true: the server's identity is not "
                          "checked, so anyone who can intercept the connection receives the deploy "
                          "and its registry credentials. Set known-hosts instead (see "
                          "`ssh-keyscan` in the docs)."))
-    tag = v.tag()
+    tag = v.tag() if command == "deploy" else ""
     services = v.services()
+    strategy = v.choice("strategy", ("rolling", "blue-green")) or "rolling"
+    keep_images = v.whole_number("keep-images")
     workspace = Path(env.get("GITHUB_WORKSPACE") or cwd or Path.cwd())
     compose_file = v.compose_file(workspace)
     project_name = v.optional("project-name", PROJECT_RE,
@@ -187,7 +208,8 @@ def read_inputs(env: Mapping[str, str], cwd: Path | None = None) -> ActionInputs
         drain_timeout=drain_timeout, health_path=health_path, registry=registry,
         registry_username=reg_user, registry_password=reg_password, dry_run=dry_run,
         lock_timeout=lock_timeout, break_lock=break_lock,
-        workspace=workspace, warnings=tuple(warnings))
+        workspace=workspace, warnings=tuple(warnings), hosts=hosts, strategy=strategy,
+        keep_images=keep_images, command=command)
 
 
 class _Validator:
@@ -237,7 +259,34 @@ class _Validator:
             return float(INPUTS[name])
         return seconds
 
+    def whole_number(self, name: str) -> int:
+        value = self.get(name)
+        if not value.isdigit():
+            self.bad(name, f"{value!r} is not a whole number", f"e.g. `{INPUTS[name]}`")
+            return int(INPUTS[name])
+        return int(value)
+
     # -- connection -------------------------------------------------------------------------
+    def hosts(self, port: int | None, user: str) -> tuple[tuple[str, int, str], ...]:
+        """`hosts`: several servers, deployed one after the other, the first as a canary."""
+        from .fleet import parse_hosts  # the CLI's own rules for a host list
+        value = self.get("hosts")
+        if not value:
+            return ()
+        expected = ("servers separated by commas or new lines, each `host`, `host:port` or "
+                    "`user@host:port`, e.g. `app1.example.com, app2.example.com:2222`")
+        if raw_input(self.env, "host") and self.env.get("INPUT_HOST", "").strip():
+            return self.bad("hosts", "is set together with `host`",
+                            expected + "; put every server in `hosts` and leave `host` out") or ()
+        try:
+            specs = parse_hosts(value, default_port=port or 22, default_user=user)
+        except InputError as e:
+            return self.bad("hosts", e.message, expected) or ()
+        for s in specs:
+            if not HOST_RE.match(s.host) or not USER_RE.match(s.user):
+                return self.bad("hosts", f"{s.host!r} is not a host name", expected) or ()
+        return tuple((s.host, s.port, s.user) for s in specs)
+
     def host(self) -> str:
         value = self.get("host")
         expected = "the server's DNS name or IPv4 address, e.g. `app.example.com` or `203.0.113.7`"

@@ -160,13 +160,18 @@ def run_hosts(hosts: list[SshTarget], reporter: Reporter, action: str, tag: str,
 
 
 def deploy_fleet(base: DeployOptions, hosts: list[SshTarget], reporter: Reporter,
-                 origin: Origin, keep_images: int = 3) -> FleetResult:
-    """Deploy `base` (its target replaced by each host) host by host."""
+                 origin: Origin, keep_images: int = 3,
+                 watch: list[Deployment] | None = None) -> FleetResult:
+    """Deploy `base` (its target replaced by each host) host by host. `watch` receives each
+    Deployment as it starts (a cancelled Action reports what the current one knew)."""
     def one(target: SshTarget, r: Reporter, run: HostRun) -> DeployResult:
         started = time.monotonic()
         hooks = [lambda d, docker, error: _after_deploy(d, docker, error, run, origin,
                                                         keep_images, started)]
-        return Deployment(replace(base, target=target), r, after=hooks).run()
+        deployment = Deployment(replace(base, target=target), r, after=hooks)
+        if watch is not None:
+            watch.append(deployment)
+        return deployment.run()
     return run_hosts(hosts, reporter, "deploy", base.tag, one, stop_on_failure=not base.dry_run)
 
 
