@@ -87,8 +87,10 @@ def swap_steps(apps: list[str], order: tuple[Color, ...], images: dict[str, str]
 def make_plan(apps: list[str], facts: HostFacts, new_images: dict[str, str]) -> Plan:
     all_colors = tuple(s for c in Color for s in color_services(apps, c))
     if not any(facts.running.get(s) for s in all_colors):
+        # The final route step changes nothing for the traffic; it lets the router prepare
+        # its switching (Caddy's flag routes) now, before real traffic, not at the next deploy.
         steps = [Step("up-all")] + [Step("await-healthy", color=c, services=color_services(apps, c))
-                                    for c in Color]
+                                    for c in Color] + [Step("route", colors=frozenset(Color))]
         return Plan(tuple(steps), first_deploy=True)
     order = swap_order(apps, facts)
     steps = [Step("pull", services=all_colors)]

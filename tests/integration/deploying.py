@@ -36,3 +36,12 @@ def versions_served(world, project: str, compose_file: Path) -> dict[str, str]:
     p = world.docker("ps", "--filter", f"label=com.docker.compose.project={project}",
                      "--format", '{{.Label "com.docker.compose.service"}} {{.Image}}')
     return dict(line.split(" ", 1) for line in p.stdout.strip().splitlines())
+
+
+def assert_only_reload_closures(load, connections: int, reloads: int = 1):
+    """A Caddy admin change is a reload that closes idle keep-alive client connections; a
+    client that never retries loses the next request on each (hey retries them). Nothing
+    else may fail: no 502 from a stopped colour, no timeout."""
+    assert all(k.startswith(("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"))
+               for k in load["failure_kinds"]), load["failure_kinds"]
+    assert load["failed"] <= reloads * connections, load["failure_kinds"]

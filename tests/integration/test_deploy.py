@@ -49,26 +49,6 @@ def deploy_under_load(world, compose, project, url, method="GET", path=None, tag
 CONNECTIONS = 10
 
 
-def assert_first_switch_loss_only(kind, load):
-    """HAProxy switches without a reload: not one request may fail, even for a client that
-    never retries. Caddy switches with flag files, without a reload, too; but the first
-    switch after Caddy started installs the flag routes: one admin change, one reload."""
-    if kind == "haproxy":
-        assert load["failed"] == 0, load["failures"]
-    else:
-        assert_only_reload_closures(load, changes=1)
-
-
-def assert_only_reload_closures(load, changes):
-    """Every Caddy admin change is a reload that closes idle keep-alive client connections;
-    a client that never retries loses the next request on each (hey retries them). Nothing
-    else may fail: no 502 from a stopped colour, no timeout."""
-    kinds = set(load["failure_kinds"])
-    assert all(k.startswith(("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError"))
-               for k in kinds), load["failure_kinds"]
-    assert load["failed"] <= changes * CONNECTIONS, load["failure_kinds"]
-
-
 @pytest.mark.parametrize("kind", ["article", "nested", "haproxy"])
 def test_v1_to_v2_under_get_load_loses_nothing_and_ends_on_v2(world, stack, kind):
     compose, project, url, app = stack(kind)
@@ -76,17 +56,15 @@ def test_v1_to_v2_under_get_load_loses_nothing_and_ends_on_v2(world, stack, kind
     assert result.result == "success", result.log
     assert hey["failed"] == 0 and hey["ok"] > 500, hey
     assert load["sent"] > 1000
-    assert_first_switch_loss_only(kind, load)
+    # HAProxy's runtime API and Caddy's flag files switch without a reload: not one request
+    # fails, even for a client that never retries
+    assert load["failed"] == 0, load["failure_kinds"]
     served = versions_served(world, project, compose)
     assert served[f"{app}-blue"] == served[f"{app}-green"] == world.app_image("v2")
-    last = load["version_sequence"][-1]
-    assert last["version"] == "v2"
+    # one version at a time: v1 until the switch, then v2 only (answers to requests already
+    # in flight at the switch may complete a moment later)
+    assert load["versions"]["v1"]["last"] <= load["versions"]["v2"]["first"] + 0.2, load["versions"]
     assert result.previous_tag == "v1" and result.routed == {app: ["blue", "green"]}
-    # every later deploy switches with no reload at all: zero for a client that never retries
-    result, hey, load = deploy_under_load(world, compose, project, url, app=app, tag="v3")
-    assert result.result == "success", result.log
-    assert hey["failed"] == 0 and load["failed"] == 0, load["failure_kinds"]
-    assert [s["version"] for s in load["version_sequence"]] == ["v2", "v3"]
 
 
 @pytest.mark.parametrize("kind", ["article", "haproxy"])
@@ -110,8 +88,4 @@ def test_post_requests_throughout_a_deploy(world, stack, kind):
     result, hey, load = deploy_under_load(world, compose, project, url, method="POST", app=app)
     assert result.result == "success", result.log
     assert hey["failed"] == 0 and hey["ok"] > 500, hey
-    assert_first_switch_loss_only(kind, load)
-    result, hey, load = deploy_under_load(world, compose, project, url, method="POST", app=app,
-                                          tag="v3")
-    assert result.result == "success", result.log
-    assert hey["failed"] == 0 and load["failed"] == 0, load["failure_kinds"]
+    assert load["failed"] == 0, load["failure_kinds"]

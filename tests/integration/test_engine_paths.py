@@ -6,8 +6,9 @@ import pytest
 
 from testworld import images
 from testworld.hey import Hey
+from testworld.load import LoadGenerator
 
-from .deploying import deploy, next_port, versions_served
+from .deploying import assert_only_reload_closures, deploy, next_port, versions_served
 
 pytestmark = pytest.mark.integration
 
@@ -31,8 +32,15 @@ def test_a_host_set_up_by_the_article_script_is_taken_over(world, tmp_path):
     world.compose(compose.parent, "up", "-d", "--wait", project=repo)
     try:
         before = container_ids(world, repo)
-        result = deploy(world, compose, "v2", project=None, apps=(repo,), repo_name=repo)
+        with LoadGenerator(f"http://127.0.0.1:{port}/", concurrency=10, rate=200,
+                           duration=60) as load:
+            result = deploy(world, compose, "v2", project=None, apps=(repo,), repo_name=repo)
+        print(load.summary)
         assert result.result == "success", result.log
+        # a Caddy bluegreen never prepared: the first switch installs the flag routes, one
+        # reload, which costs a client that never retries one request per open connection
+        assert "installed flag-file routes" in result.log
+        assert_only_reload_closures(load.report, connections=10, reloads=1)
         assert result.project == repo and result.previous_tag == "v1"
         served = versions_served(world, repo, compose)
         assert served[f"{repo}-blue"] == served[f"{repo}-green"] == world.app_image("v2")

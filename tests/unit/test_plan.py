@@ -38,7 +38,8 @@ def test_steady_host_swaps_blue_then_green_and_never_routes_before_health():
 def test_empty_host_is_a_first_deploy():
     plan = make_plan(["app"], HostFacts({}, {}), NEW)
     assert plan.first_deploy
-    assert actions(plan) == ["up-all", "await-healthy blue", "await-healthy green"]
+    assert actions(plan) == ["up-all", "await-healthy blue", "await-healthy green",
+                             "route blue+green"]
 
 
 def test_half_done_host_replaces_the_idle_colour_first():
