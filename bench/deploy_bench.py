@@ -49,6 +49,10 @@ def one_run(world, deployer: str, method: str, compose: Path, project: str, app:
     _, code, out = timed(bluegreen_cmd(world, compose, "v1", project, app))
     assert code == 0, out
     if deployer == "article":
+        # the article's script PATCHes the Caddyfile's own route at a fixed path: give it a
+        # Caddy fresh from its Caddyfile, as on a host that only ever ran that script
+        world.docker("restart", f"{app}-caddy")
+        wait_for_admin(world, f"{app}-caddy")
         cmd = [str(ROOT / "bench/article_deploy.sh"), app, "v1", "v2"]
         env = world.remote_env(base={**os.environ, "COMPOSE_PROJECT_NAME": project})
     else:
@@ -63,6 +67,16 @@ def one_run(world, deployer: str, method: str, compose: Path, project: str, app:
             "hey_failed": hey.report["failed"], "hey_sent": hey.report["sent"],
             "gen_failed": load.report["failed"], "gen_sent": load.report["sent"],
             "p99": load.report["latency_ms"]["p99"]}
+
+
+def wait_for_admin(world, container: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if world.docker("exec", container, "curl", "-sf", "localhost:2019/config/",
+                        check=False).returncode == 0:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"Caddy's admin API in {container} did not come up")
 
 
 def main() -> int:
@@ -91,14 +105,16 @@ def main() -> int:
             world.compose(compose.parent, "down", "-v", "--remove-orphans", "-t", "2",
                           project=project, check=False)
     print("\nsummary (app boot 3 s; hey 10 conns x 10 req/s; non-retrying 10 conns, 200 req/s)")
-    print(f"{'deployer':<10} {'method':<6} {'wall s':>7} {'hey failed':>11} {'non-retrying failed':>20} {'p99 ms':>8}")
+    print(f"{'deployer':<10} {'method':<6} {'wall s':>7} {'hey failed':>11} "
+          f"{'non-retrying failed':>20} {'p99 ms':>8}")
     for r in rows:
         print(fmt(r))
     for method in args.methods.split(","):
         a = [r["seconds"] for r in rows if r["deployer"] == "article" and r["method"] == method]
         b = [r["seconds"] for r in rows if r["deployer"] == "bluegreen" and r["method"] == method]
         if a and b:
-            print(f"{method}: bluegreen wall time = {sum(b) / len(b) / (sum(a) / len(a)):.2f} x the article's")
+            ratio = (sum(b) / len(b)) / (sum(a) / len(a))
+            print(f"{method}: bluegreen wall time = {ratio:.2f} x the article's")
     return 0
 
 
