@@ -194,3 +194,18 @@ def test_without_a_writable_flag_folder_the_admin_api_switches(tmp_path):
     assert r.routed() == {"web": {G}} and admin.writes == 1
     r.route_to({B, G})
     assert admin.writes == 2 and admin.config == admin.boot_config
+
+
+def test_flag_routes_written_in_the_caddyfile_need_no_install_at_all(tmp_path):
+    # tests/unit/fixtures/caddy/flags.Caddyfile: the README's recommended Caddyfile
+    r, admin = flag_router(tmp_path, fixture="flags", app="shop")
+    r.route_to({G})
+    r.route_to({B})
+    r.route_to({B, G})
+    assert admin.writes == 0
+
+
+def test_flag_routes_are_not_mistaken_for_another_apps():
+    from bluegreen_action.caddy_config import has_flag_routing
+    config = json.loads((FIX / "flags.json").read_text())
+    assert has_flag_routing(config, "shop") and not has_flag_routing(config, "web")
