@@ -98,6 +98,7 @@ class Deployment:
             lock = DeployLock(docker.client, ssh, self.result.project, self.clock,
                               log=self.r.info, warn=self.r.warning)
             error = None
+            cancelled = False
             try:
                 self._take_lock(lock)
                 self._deploy(ssh, docker, compose, new)
@@ -105,6 +106,7 @@ class Deployment:
                 error = e
                 raise
             except BaseException:     # cancelled: the front doors turn SIGTERM/SIGINT into this
+                cancelled = True
                 self._leave_traffic_safe(docker)
                 raise
             finally:
@@ -113,7 +115,7 @@ class Deployment:
                         self._final_state(docker, self.router)
                     except Exception:   # noqa: BLE001 - best effort; the failure is reported
                         pass
-                for hook in self.after:
+                for hook in () if cancelled else self.after:   # a cancel must end in seconds
                     try:
                         hook(self, docker, error)
                     except Exception as e:   # noqa: BLE001 - the deploy's outcome stands
