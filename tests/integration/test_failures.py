@@ -4,11 +4,12 @@ crashes at boot, a colour that fails after traffic was switched, Caddy restarted
 deploy, a deploy killed half-way, and bad input that must change nothing on the server."""
 from __future__ import annotations
 
+import signal
 import time
 
 import pytest
 
-from .failing import CliDeploy, Load, RouteWatch, cli_argv, local_docker, make_stack
+from .failing import CliDeploy, Load, RouteWatch, cli_argv, local_docker, make_stack, run_cli
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +122,65 @@ def test_caddy_restarted_while_a_deploy_waits_on_health(world, stacks):
 # What a client that never retries sees when Caddy reloads its config (every admin-API
 # change): its idle keep-alive connection closed under its next request.
 RELOAD_CLOSURES = ("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError")
+
+
+def test_a_deploy_killed_half_way_is_completed_by_the_next(world, stacks):
+    """SIGKILL right after traffic moved to blue alone (blue on v2, green still v1): the
+    lock it leaves is seen dead and broken, and the next deploy replaces green (the idle
+    colour) first. Then the same with Caddy restarted after the kill, back on its
+    Caddyfile's routes (both colours, two versions side by side): the next deploy ends
+    with both on the new version."""
+    stack = stacks(kind="article")
+    blue, green = f"{stack.app}-blue", f"{stack.app}-green"
+    status_argv = cli_argv(world, "lock", "status", "--project-name", stack.project)
+    with Load(stack.url) as load, RouteWatch(stack) as watch:
+        killed = CliDeploy(deploy_argv(world, stack, "v2"))
+        killed.wait_for_line("traffic → blue")
+        killed.kill()
+        assert killed.wait() == -signal.SIGKILL
+        assert stack.routed() == {blue}
+        assert stack.served()[blue] == stack.image("v2") and stack.served()[green] == stack.image("v1")
+        status = run_cli(status_argv)
+        assert status.returncode == 5 and "the holder is dead" in status.stdout
+        again = stack.deploy("v2")
+    load.line("killed after the switch, then deployed again")
+    assert again.result == "success", again.log
+    assert f"breaking the deploy lock of {stack.project} left by" in again.log
+    assert f"{stack.app}: traffic goes to blue\n" in again.log
+    assert again.log.index("Replace green") < again.log.index("Replace blue")   # the idle one
+    assert stack.served()[blue] == stack.served()[green] == stack.image("v2")
+    assert again.routed == {stack.app: ["blue", "green"]}
+    assert watch.violations == [] and load.hey.report["failed"] == 0, load.hey.report
+
+    killed = CliDeploy(deploy_argv(world, stack, "v3"))
+    killed.wait_for_line("traffic → blue")
+    killed.kill()
+    killed.wait()
+    local_docker().containers.get(stack.proxy).restart(timeout=5)
+    wait_until(lambda: stack.routed() == {blue, green}, 15)
+    assert stack.served()[blue] == stack.image("v3") and stack.served()[green] == stack.image("v2")
+    with Load(stack.url) as load, RouteWatch(stack) as watch:
+        again = stack.deploy("v3")
+    load.line("killed, Caddy restarted, deployed again")
+    assert again.result == "success", again.log
+    assert stack.served()[blue] == stack.served()[green] == stack.image("v3")
+    assert again.routed == {stack.app: ["blue", "green"]}
+    assert watch.violations == [] and load.hey.report["failed"] == 0, load.hey.report
+    assert load.gen.report["version_sequence"][-1]["version"] == "v3"
+
+
+def deploy_argv(world, stack, tag, *extra):
+    return cli_argv(world, "deploy", "--tag", tag, "--services", stack.app, "--compose-file",
+                    str(stack.compose), "--project-name", stack.project, *extra)
+
+
+def wait_until(condition, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if condition():
+                return
+        except Exception:   # noqa: BLE001 - e.g. the proxy still restarting
+            pass
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
