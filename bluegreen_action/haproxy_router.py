@@ -355,8 +355,9 @@ class Snapshot:
     stats: dict[tuple[str, str], dict[str, str]]     # empty unless asked for
 
 
-# (app, colour) -> the IP addresses of that colour's container now (from Docker)
-Addresses = Callable[[str, Color], set[str]]
+# (app, colour) -> {container id: its IP addresses} of that colour's running containers now
+# (from Docker)
+Containers = Callable[[str, Color], dict[str, set[str]]]
 POLL = 0.2
 
 
@@ -364,24 +365,25 @@ class HAProxyRouter:
     kind = "haproxy"
 
     def __init__(self, api: RuntimeApi, apps: list[AppTopology], clock: Clock,
-                 addresses: Addresses | None = None, http: httpx.Client | None = None,
+                 containers: Containers | None = None, http: httpx.Client | None = None,
                  version: tuple[int, ...] | None = None, ready_timeout: float = 60.0,
                  log=lambda msg: None, on_close=lambda: None):
         self._api = api
         self._on_close = on_close
         self._apps = apps
         self._clock = clock
-        self._addresses = addresses
+        self._containers = containers
         self._http = http
         self.version = version
         self._ready_timeout = ready_timeout
         self._log = log
         self._backends: dict[str, list[AppBackend]] = {}
         self._intended: set[Color] | None = None
-        # (backend, server) drained by this router -> its failed-check count (chkfail) then;
-        # its checks count as fresh again once one has failed since (the old container went
-        # away) or once the router forced its health down
-        self._drained_at_chkfail: dict[tuple[str, str], int] = {}
+        # Whether a passing check is about the container running now: (backend, server) ->
+        # its failed-check count (chkfail) when loaded or drained, and (app, colour) -> the
+        # container ids when loaded. See _checked_since_replaced.
+        self._chkfail_base: dict[tuple[str, str], int] = {}
+        self._ids_at_load: dict[tuple[str, Color], frozenset[str]] = {}
 
     def close(self) -> None:
         self._on_close()
@@ -399,14 +401,14 @@ class HAProxyRouter:
                         parse_stat(stat_text) if stat_text else {})
 
     def _servers(self):
-        """(backend, colour, server) for every app's colour servers."""
+        """(app, backend, colour, server) for every app's colour servers."""
         for app in self._apps:
             for be in self._backends[app.app]:
                 for color, server in be.servers.items():
-                    yield be.backend, color, server
+                    yield app.app, be.backend, color, server
 
     def load(self) -> None:
-        snap = self._query(["show info"] if self.version is None else [])
+        snap = self._query(["show info"] if self.version is None else [], stat=True)
         if self.version is None:
             self.version = parse_version(snap.before)
         states = list(snap.states.values())
@@ -426,6 +428,12 @@ class HAProxyRouter:
                         self._log(f"warning: HAProxy does not health-check {be.backend}/{server}; "
                                   f"add `check` (and `option httpchk`) so that {app.app}'s {color} "
                                   "gets traffic only once it answers")
+                    self._chkfail_base[(be.backend, server)] = _int(
+                        snap.stats.get((be.backend, server), {}).get("chkfail"))
+            if self._containers is not None:
+                for color in Color:
+                    self._ids_at_load.setdefault(
+                        (app.app, color), frozenset(self._containers(app.app, color)))
 
     def routed(self) -> dict[str, set[Color]]:
         return self._routed(self._query().states)
@@ -450,25 +458,48 @@ class HAProxyRouter:
         self._intended = set(colors)
         snap = self._query(stat=True)
         states = snap.states
-        ready = [(be, srv) for be, c, srv in self._servers()
+        ready = [(a, be, c, srv) for a, be, c, srv in self._servers()
                  if c in colors and not _state(states, be, srv).routed]
-        drain = [(be, srv) for be, c, srv in self._servers()
+        drain = [(be, srv) for _a, be, c, srv in self._servers()
                  if c not in colors and _state(states, be, srv).routed]
         if ready:
-            states = self._set_state(ready, "ready")
-            states = self._await_healthy(ready, states)
+            # a replaced container whose check never failed: HAProxy's pass may be the old
+            # container's, so have it checked `rise` times afresh before it gets traffic
+            recheck = [(be, srv) for a, be, c, srv in ready
+                       if not self._checked_since_replaced(a, c, be, srv, snap)]
+            servers = [(be, srv) for _a, be, _c, srv in ready]
+            states = self._set_state(servers, "ready",
+                                     [f"set server {be}/{srv} health down" for be, srv in recheck])
+            if recheck:
+                self._log("HAProxy: fresh health checks of "
+                          + ", ".join(f"{be}/{srv}" for be, srv in recheck))
+            states = self._await_healthy(servers, states)
         if drain:
             states = self._set_state(drain, "drain")
             for key in drain:
-                self._drained_at_chkfail[key] = _int(snap.stats.get(key, {}).get("chkfail"))
+                self._chkfail_base[key] = _int(snap.stats.get(key, {}).get("chkfail"))
         got = self._routed(states)
         if any(got[a.app] != set(colors) for a in self._apps):
             raise ProxyError("HAProxy accepted the new server states but does not show them",
                              evidence=repr({a: sorted(map(str, c)) for a, c in got.items()}),
                              hint="make sure nothing else changes server states during deploys")
 
-    def _set_state(self, servers: list[tuple[str, str]], state: str):
-        snap = self._query([f"set server {be}/{srv} state {state}" for be, srv in servers])
+    def _checked_since_replaced(self, app: str, color: Color, backend: str, server: str,
+                                snap: Snapshot) -> bool:
+        """Whether the server's passing check can be trusted to be about the container
+        running now: the container is the one HAProxy has been checking since the router
+        loaded, or a check failed since it was loaded or drained (the old container went
+        away), or it has no check at all."""
+        if not _state(snap.states, backend, server).checked:
+            return True
+        if self._containers is not None and (app, color) in self._ids_at_load:
+            if frozenset(self._containers(app, color)) == self._ids_at_load[(app, color)]:
+                return True
+        chkfail = _int(snap.stats.get((backend, server), {}).get("chkfail"))
+        return chkfail > self._chkfail_base.get((backend, server), chkfail)
+
+    def _set_state(self, servers: list[tuple[str, str]], state: str, first: Sequence[str] = ()):
+        snap = self._query([*first, *(f"set server {be}/{srv} state {state}" for be, srv in servers)])
         if snap.before.strip():
             raise ProxyError(f"HAProxy refused `set server ... state {state}`",
                              evidence=snap.before.strip()[-800:],
@@ -514,15 +545,16 @@ class HAProxyRouter:
         """Requests HAProxy has open to (scur) or queued for (qcur) the colour's servers."""
         stats = parse_stat(self._api.send("show stat"))
         return sum(_int(stats.get((be, srv), {}).get("scur")) + _int(stats.get((be, srv), {}).get("qcur"))
-                   for be, c, srv in self._servers() if c == color)
+                   for _a, be, c, srv in self._servers() if c == color)
 
     def probe(self, app: str, color: Color, path: str) -> tuple[bool, str]:
-        """Ready when HAProxy has the colour's server at the container's current address
+        """Healthy when HAProxy has the colour's server at the container's current address
         and its own health check of it passes (plus a real GET from the proxy container
-        when the image has curl or wget). A server still at an old address is pointed at
-        the new one (`set server ... addr`), for configs without `resolvers`."""
+        when the image has curl or wget). A server left at an address no container has any
+        more is pointed at the container's (`set server ... addr`): the fix for configs
+        without `resolvers`, and faster than waiting for the next DNS resolution."""
         snap = self._query(stat=True)
-        want = self._addresses(app, color) if self._addresses else set()
+        want = set().union(*self._containers(app, color).values()) if self._containers else set()
         details, moves = [], []
         ok = True
         for be in self._backends[app]:
@@ -535,17 +567,9 @@ class HAProxyRouter:
                 details.append(f"{be.backend}/{server} at {st.addr}, the container at {ip}")
                 ok = False
                 continue
-            row = snap.stats.get((be.backend, server), {})
-            if st.healthy and st.checked and not self._fresh(be.backend, server, row):
-                # HAProxy may still hold the old container's passing check (it was
-                # replaced before any check failed): make it check the new one `rise` times
-                moves.append(f"set server {be.backend}/{server} health down")
-                self._drained_at_chkfail[(be.backend, server)] = -1
-                details.append(f"{be.backend}/{server}: waiting for fresh health checks")
-                ok = False
-                continue
             ok = ok and st.healthy
-            details.append(f"{be.backend}/{server}: {_stat_line(row)}")
+            details.append(f"{be.backend}/{server}: "
+                           f"{_stat_line(snap.stats.get((be.backend, server)))}")
             if ok and self._http is not None and st.port:
                 url = f"http://{st.addr}:{st.port}{path}"
                 try:
@@ -560,12 +584,6 @@ class HAProxyRouter:
             self._log(f"HAProxy: {'; '.join(moves)}" + (f": {' '.join(answer.split())}"
                                                        if answer.strip() else ""))
         return ok, "; ".join(details)
-
-    def _fresh(self, backend: str, server: str, row: dict[str, str]) -> bool:
-        """Whether the server's passing check can be trusted to be about the container
-        running now: a check failed since the router drained it (or it never drained it)."""
-        at = self._drained_at_chkfail.get((backend, server))
-        return at is None or _int(row.get("chkfail")) > at
 
 
 def _state(states: dict[tuple[str, str], ServerState], backend: str, server: str) -> ServerState:

@@ -79,7 +79,7 @@ def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopol
         tool = next((t for t in ("curl", "wget") if t in api.tools), None)
         # the official image has neither curl nor wget: HAProxy's own checks decide
         http = httpx.Client(transport=ContainerExecTransport(run, tool), timeout=10) if tool else None
-        router = HAProxyRouter(api, apps, clock, addresses=container_addresses(docker, container),
+        router = HAProxyRouter(api, apps, clock, containers=colour_containers(docker, container),
                                http=http, log=log, on_close=run.close)
     else:
         raise ProxyError(f"cannot tell which proxy runs in {proxy.name} ({proxy.image})",
@@ -88,18 +88,18 @@ def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopol
     return router
 
 
-def container_addresses(docker: RemoteDocker, proxy):
-    """(app, colour) -> the IP addresses of the colour's running container now, on the
-    networks it shares with the proxy (all of its networks if it shares none)."""
+def colour_containers(docker: RemoteDocker, proxy):
+    """(app, colour) -> {container id: IP addresses} of the colour's running containers now,
+    on the networks they share with the proxy (all of their networks if they share none)."""
     proxy_nets = set((proxy.attrs.get("NetworkSettings") or {}).get("Networks") or {})
 
-    def addresses(app: str, color: Color) -> set[str]:
+    def containers(app: str, color: Color) -> dict[str, set[str]]:
         found = docker.client.containers.list(sparse=True, filters={"label": [
             f"{PROJECT_LABEL}={docker.project}", f"{SERVICE_LABEL}={service_name(app, color)}"]})
-        out: set[str] = set()
+        out: dict[str, set[str]] = {}
         for c in found:    # one list call: its answer holds the networks
             nets = (c.attrs.get("NetworkSettings") or {}).get("Networks") or {}
             shared = {n: v for n, v in nets.items() if n in proxy_nets} or nets
-            out |= {v["IPAddress"] for v in shared.values() if v.get("IPAddress")}
+            out[c.id] = {v["IPAddress"] for v in shared.values() if v.get("IPAddress")}
         return out
-    return addresses
+    return containers

@@ -326,8 +326,8 @@ class FakeClock:
         self.t += s
 
 
-def router(fake, addresses=None, **kw) -> HAProxyRouter:
-    r = HAProxyRouter(fake, [topology("app")], FakeClock(), addresses=addresses, **kw)
+def router(fake, containers=None, **kw) -> HAProxyRouter:
+    r = HAProxyRouter(fake, [topology("app")], FakeClock(), containers=containers, **kw)
     r.load()
     return r
 
@@ -412,7 +412,7 @@ def test_reapply_after_haproxy_restarted():
 
 def test_probe_points_the_server_at_the_recreated_container():
     fake = FakeHAProxy()
-    r = router(fake, addresses=lambda app, c: {"172.18.0.9"} if c is B else {"172.18.0.3"})
+    r = router(fake, containers=lambda app, c: {"id-" + c.value: {"172.18.0.9" if c is B else "172.18.0.3"}})
     ok, detail = r.probe("app", B, "/")
     assert not ok and "172.18.0.9" in detail
     assert fake.sets() == ["set server app/blue addr 172.18.0.9 port 8000"]
@@ -420,27 +420,59 @@ def test_probe_points_the_server_at_the_recreated_container():
     assert ok and "UP, check L7OK/200" in detail
 
 
-def test_probe_after_a_recreate_wants_a_check_that_failed_since_the_drain():
+class Containers:
+    """Docker's view: container ids per colour (a recreate changes the id)."""
+
+    def __init__(self):
+        self.ids = {B: "b1", G: "g1"}
+
+    def __call__(self, app, color):
+        return {self.ids[color]: {"172.18.0.2" if color is B else "172.18.0.3"}}
+
+
+def recreate_blue_then_route_back(fake, r, docker, failed_checks: int):
+    r.route_to({G})
+    docker.ids[B] = "b2"                                  # recreated
+    fake.servers["blue"]["chkfail"] += failed_checks
+    assert r.probe("app", B, "/")[0]                      # HAProxy says it passes...
+    calls = []
+
+    def checks(f):                                        # ...and rechecks pass as asked
+        calls.append(1)
+        if f.servers["blue"]["op"] == 0 and len(calls) > 2:
+            f.servers["blue"].update(op=2, health=3)
+    fake.checks = checks
+    r.route_to({B})
+
+
+def test_a_recreated_colour_whose_check_never_failed_is_checked_afresh_before_traffic():
     """The old container went away before any check failed (fast stop, same IP): HAProxy's
-    passing check may be the old one's, so the router forces fresh checks."""
-    fake = FakeHAProxy()
-    r = router(fake)
-    r.route_to({G})
-    ok, detail = r.probe("app", B, "/")
-    assert not ok and "fresh health checks" in detail
-    assert fake.sets()[-1] == "set server app/blue health down"
-    assert not r.probe("app", B, "/")[0]                 # down until `rise` checks pass
-    fake.servers["blue"].update(op=2, health=3)
-    assert r.probe("app", B, "/")[0]
+    passing check may be the old one's, so the router has it checked `rise` times again."""
+    fake, docker = FakeHAProxy(), Containers()
+    r = router(fake, containers=docker)
+    recreate_blue_then_route_back(fake, r, docker, failed_checks=0)
+    assert fake.sets()[-3:] == ["set server app/blue health down",
+                                "set server app/blue state ready",
+                                "set server app/green state drain"]
+    assert r.routed() == {"app": {B}}
 
 
-def test_probe_trusts_a_pass_after_a_failed_check():
-    fake = FakeHAProxy()
-    r = router(fake)
-    r.route_to({G})
-    fake.servers["blue"]["chkfail"] = 1                  # the old one failed a check, then...
-    assert r.probe("app", B, "/")[0]                     # ...the new one passed
+def test_a_check_that_failed_since_the_drain_proves_the_new_container_was_checked():
+    fake, docker = FakeHAProxy(), Containers()
+    r = router(fake, containers=docker)
+    recreate_blue_then_route_back(fake, r, docker, failed_checks=1)
     assert "health down" not in " ".join(fake.sets())
+    assert r.routed() == {"app": {B}}
+
+
+def test_the_same_container_all_along_needs_no_recheck():
+    """`bluegreen rollback`: the idle colour was never replaced; HAProxy has been checking
+    that very container."""
+    fake, docker = FakeHAProxy(), Containers()
+    fake.servers["green"]["admin"] = 8                    # idle since an earlier deploy
+    r = router(fake, containers=docker)
+    r.route_to({G})
+    assert fake.sets() == ["set server app/green state ready", "set server app/blue state drain"]
 
 
 def test_a_server_without_check_gets_a_warning():
