@@ -3,6 +3,7 @@ pull/up (it knows the compose file's semantics) and the Docker SDK for fast read
 health, logs and exec."""
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from .errors import ConnectionError_, DeployError
+from .errors import ConnectionError_, DeployError, InputError
 from .ssh import SshSession
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -47,7 +48,15 @@ class RemoteDocker:
         self.project_dir = project_dir
         self._env = ssh.env(base_env)
         self._log = log
-        self.client = docker.DockerClient(base_url=self._env["DOCKER_HOST"], timeout=60)
+        try:
+            self.client = docker.DockerClient(base_url=self._env["DOCKER_HOST"], timeout=60)
+        except docker.errors.DockerException as e:
+            self.check_access()      # the reason in words: may not use Docker, not installed...
+            raise ConnectionError_(f"cannot reach the Docker Engine on {ssh.target.host} through "
+                                   "SSH", evidence=str(e)[-600:],
+                                   hint="check that dockerd runs on the server and that sshd "
+                                        "allows forwarding (AllowStreamLocalForwarding) or the "
+                                        "docker CLI is installed there") from None
 
     # -- access ---------------------------------------------------------------------------
     def check_access(self) -> str:
@@ -77,6 +86,8 @@ class RemoteDocker:
                            env={**self._env, **(env or {})})
         out = (p.stdout + p.stderr).strip()
         if p.returncode != 0:
+            if args[:1] == ("pull",) and (refused := pull_refused(out)):
+                raise refused
             raise DeployError(f"`docker compose {' '.join(args)}` failed (exit {p.returncode})",
                               evidence=_tail(out, 25),
                               hint=compose_hint(out))
@@ -138,12 +149,36 @@ class RemoteDocker:
         self.client.close()
 
 
+LOGIN_HINT = ("log in to the registry: set registry, registry-username and registry-password "
+              "(CLI: --registry, --registry-username, --registry-password-stdin)")
+
+
+def pull_refused(output: str) -> InputError | None:
+    """A pull the registry refused: a tag that is not there, or credentials missing or
+    wrong. Bad input (nothing was changed yet), said with the image or registry named."""
+    o = output.lower()
+    if "manifest unknown" in o or "manifest for" in o and "not found" in o:
+        m = re.search(r"manifest for (\S+) not found", output)
+        return InputError(f"{m.group(1) if m else 'an image'} is not in the registry",
+                          evidence=_tail(output, 10),
+                          hint="push that tag first (build and push before deploying), or check "
+                               "`tag` and the image names in the compose file")
+    if any(w in o for w in ("no basic auth credentials", "unauthorized", "authentication required",
+                            "denied")):
+        m = re.search(r"https?://([^/\s\"]+)/v2/", output)
+        registry = f"the registry {m.group(1)}" if m else "the registry"
+        return InputError(f"{registry} refused the pull: no valid credentials",
+                          evidence=_tail(output, 10), hint=LOGIN_HINT)
+    return None
+
+
 def compose_hint(output: str) -> str:
     o = output.lower()
     if "manifest unknown" in o or "not found" in o and "pull" in o or "manifest for" in o:
         return "the image or tag does not exist in the registry: push it first, or check `tag`"
-    if "unauthorized" in o or "denied" in o or "authentication required" in o:
-        return "log in to the registry: set registry, registry-username and registry-password"
+    if "unauthorized" in o or "denied" in o or "authentication required" in o \
+            or "no basic auth credentials" in o:
+        return LOGIN_HINT
     if "is already in use by container" in o:
         return "another project owns a container with that name: set project-name to that project"
     return "see the compose output above"
