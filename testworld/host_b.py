@@ -11,12 +11,13 @@ fight over what engine A owns:
     `--bridge none`, with which dockerd deletes the machine's `docker0` (engine A's!) at
     start; compose projects get their own bridge networks from a private address pool
     (`--default-address-pool 10.213.0.0/16`) that engine A's default pools (172.17-31.x,
-    192.168.x) never use;
+    192.168.x) never use. `--live-restore` too: a dockerd with an address pool and without
+    live restore deletes `docker0` when it restarts (moby's "clear stale bridge network");
   - `--iptables=false`: engine A's chains stay its own. Published ports still work (through
     docker-proxy on 127.0.0.1), but with br_netfilter loaded bridged traffic passes the
     FORWARD chain, whose policy engine A sets to DROP: one ACCEPT rule for the pool lets the
     containers of a project on engine B talk to each other (the proxy to the app);
-  - `--cgroup-parent docker-b`, and its own containerd under its exec root;
+  - its own containerd, under its exec root;
   - its published ports appear on 127.0.0.2 (a wrapper of docker-proxy maps the host IP
     127.0.0.1 or 0.0.0.0 to 127.0.0.2), as a second machine has its own address: the same
     compose file (`127.0.0.1:PORT:8080`) deploys to both hosts without a port clash, and a
@@ -28,6 +29,7 @@ The plain registry on 127.0.0.1:5000 is reachable from engine B (plain-HTTP regi
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,22 +47,35 @@ BRIDGE_ADDRESS = "10.212.0.1/24"
 ADDRESS_POOL = "10.213.0.0/16"
 ENGINE_B_NETS = "10.212.0.0/15"     # the bridge and the pool
 PUBLISH_IP = "127.0.0.2"            # where engine B's published ports appear
-PROXY_WRAPPER = f"""#!/bin/sh
+PROXY_WRAPPER = """#!/bin/sh
 # engine B is "another machine": ports it publishes on 127.0.0.1 (or 0.0.0.0) appear on
-# {PUBLISH_IP}
+# {publish_ip}
 n=$#
 prev=
 for a in "$@"; do
   if [ "$prev" = "-host-ip" ] && {{ [ "$a" = 127.0.0.1 ] || [ "$a" = 0.0.0.0 ]; }}; then
-    set -- "$@" {PUBLISH_IP}
+    set -- "$@" {publish_ip}
   else
     set -- "$@" "$a"
   fi
   prev=$a
 done
 shift "$n"
-exec /usr/sbin/docker-proxy "$@"
+exec {docker_proxy} "$@"
 """
+
+
+def proxy_wrapper(docker_proxy: str, publish_ip: str = PUBLISH_IP) -> str:
+    return PROXY_WRAPPER.format(docker_proxy=docker_proxy, publish_ip=publish_ip)
+
+
+def find_docker_proxy() -> str:
+    """Debian ships it in /usr/sbin, Docker's own packages in /usr/bin (or libexec)."""
+    for path in (shutil.which("docker-proxy"), "/usr/sbin/docker-proxy", "/usr/bin/docker-proxy",
+                 "/usr/libexec/docker/docker-proxy", "/usr/local/bin/docker-proxy"):
+        if path and os.access(path, os.X_OK):
+            return path
+    raise RuntimeError("docker-proxy not found: engine B publishes its ports through it")
 FORWARD_RULE = ["FORWARD", "-s", ENGINE_B_NETS, "-d", ENGINE_B_NETS, "-m", "comment",
                 "--comment", "bluegreen-world-engine-b", "-j", "ACCEPT"]
 
@@ -124,7 +139,7 @@ def ensure_engine(timeout: float = 30.0) -> bool:
     if engine_answers():
         return False
     _ensure_bridge()
-    _write_if_changed(p["proxy_wrapper"], PROXY_WRAPPER, 0o755)
+    _write_if_changed(p["proxy_wrapper"], proxy_wrapper(find_docker_proxy()), 0o755)
     p["data_root"].mkdir(exist_ok=True)
     log(f"starting engine B (dockerd on {SOCKET}, log: {p['dockerd_log']})")
     spawn_detached([
@@ -132,7 +147,7 @@ def ensure_engine(timeout: float = 30.0) -> bool:
         "--exec-root", EXEC_ROOT, "--pidfile", p["dockerd_pid"],
         "--bridge", BRIDGE, "--iptables=false", "--ip-masq=false",
         "--default-address-pool", f"base={ADDRESS_POOL},size=24",
-        "--cgroup-parent", "docker-b", "--userland-proxy-path", p["proxy_wrapper"],
+        "--userland-proxy-path", p["proxy_wrapper"], "--live-restore",
     ], p["dockerd_log"])
     wait_for(engine_answers, timeout, "engine B to answer `docker info`", 0.2)
     return True
