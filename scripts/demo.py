@@ -40,7 +40,7 @@ def main() -> int:
         compose = world.render_stack("article", Path(tmp), app=app, port=port, tag="v1",
                                      boot_delay=3)
         try:
-            print(f"\n## First deploy of v1 (an empty host: the whole stack comes up)\n", flush=True)
+            print("\n## First deploy of v1 (an empty host: the whole stack comes up)\n", flush=True)
             if bluegreen(world, compose, "v1", project, app):
                 return 1
             for tag in ("v2", "v1"):
@@ -56,12 +56,12 @@ def main() -> int:
                       + (f" ({', '.join(f'{n}x {k}' for k, n in load.report['failure_kinds'].items())})"
                          if load.report["failed"] else "")
                       + f", p99 {load.report['latency_ms']['p99']} ms")
-                print(f"  versions answered, in order: "
+                print("  versions answered, in order: "
                       + " → ".join(f"{s['version']}×{s['count']}" for s in load.report["version_sequence"]))
                 if code:
                     return code
-            print("\nThe non-retrying client's losses are Caddy admin reloads closing idle keep-alive"
-                  "\nconnections (see README: 'Choosing a proxy'); hey, like browsers, retries them.")
+            print("\nCaddy was switched with flag files, without a reload (README: 'How Caddy reaches"
+                  "\nzero for every client'), so even the client that never retries lost nothing.")
         finally:
             world.compose(compose.parent, "down", "-v", "--remove-orphans", "-t", "2",
                           project=project, check=False)
