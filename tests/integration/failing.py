@@ -126,6 +126,25 @@ def make_stack(world, tmp_path: Path, kind: str = "article", boot_delay: float =
     return stack
 
 
+def custom_caddy_stack(world, tmp_path: Path, caddyfile: str) -> FStack:
+    """An article stack whose Caddy runs the given Caddyfile ({{app}} filled in), brought
+    up with plain `docker compose up --wait` (not by bluegreen)."""
+    from testworld import images
+    port = next_port()
+    app = f"f{port}"
+    compose = world.render_stack("article", tmp_path / app, app=app, port=port, tag="v1",
+                                 boot_delay=1)
+    ref = images.build_proxy_image(images.CADDY_CURL, caddyfile.replace("{{app}}", app),
+                                   world.registry, f"custom-{app}-proxy")
+    text = compose.read_text()
+    old = f"{world.registry}/article-{app}-proxy:latest"
+    assert old in text
+    compose.write_text(text.replace(old, ref))
+    stack = FStack(world, compose, f"bgf{port}", app, port, f"{app}-caddy")
+    world.compose(compose.parent, "up", "-d", "--wait", project=stack.project, timeout=120)
+    return stack
+
+
 # -- what Caddy routes to ---------------------------------------------------------------------
 def caddy_config(container) -> dict:
     for argv in (["curl", "-fsS", "http://localhost:2019/config/"],
@@ -246,11 +265,11 @@ class RouteWatch:
 # -- load ---------------------------------------------------------------------------------------
 class Load:
     """hey (retries a request on a keep-alive connection the server closed) and the
-    non-retrying generator through the proxy, both bounded to 90 s."""
+    non-retrying generator through the proxy, both bounded (90 s by default)."""
 
-    def __init__(self, url: str, hey_rate: float = 10, gen_rate: float = 150):
-        self.hey = Hey(url, duration=90, concurrency=CONNECTIONS, rate=hey_rate)
-        self.gen = LoadGenerator(url, concurrency=CONNECTIONS, rate=gen_rate, duration=90)
+    def __init__(self, url: str, hey_rate: float = 10, gen_rate: float = 150, duration: float = 90):
+        self.hey = Hey(url, duration=duration, concurrency=CONNECTIONS, rate=hey_rate)
+        self.gen = LoadGenerator(url, concurrency=CONNECTIONS, rate=gen_rate, duration=duration)
 
     def __enter__(self):
         self.hey.__enter__()
@@ -282,8 +301,11 @@ def snapshot(stack: FStack) -> dict:
                       all=True, filters={"label": f"com.docker.compose.project={stack.project}"})}
     lock = [c.name for c in client.containers.list(all=True, filters={"name": "bluegreen-lock"})
             if c.name.endswith(stack.project)]
-    return {"containers": containers, "caddy": caddy_config(client.containers.get(stack.proxy)),
-            "lock": lock}
+    try:
+        caddy = caddy_config(client.containers.get(stack.proxy))
+    except RuntimeError:     # `admin off`: nothing can change it through the API either
+        caddy = "unreadable"
+    return {"containers": containers, "caddy": caddy, "lock": lock}
 
 
 # -- the CLI as a user runs it --------------------------------------------------------------------

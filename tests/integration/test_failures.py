@@ -5,11 +5,26 @@ deploy, a deploy killed half-way, and bad input that must change nothing on the 
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
-from .failing import CliDeploy, Load, RouteWatch, cli_argv, local_docker, make_stack, run_cli
+from .failing import (
+    CliDeploy,
+    FStack,
+    Load,
+    RouteWatch,
+    cli_argv,
+    custom_caddy_stack,
+    local_docker,
+    make_stack,
+    run_cli,
+    snapshot,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +199,133 @@ def wait_until(condition, timeout: float) -> None:
             pass
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
+
+
+# -- bad input: a clear message naming the problem and the fix, a non-zero exit, no change on
+# the server (the project's containers and Caddy's whole config as before, no lock left), no
+# secret in the output. Through the `bluegreen` CLI, sharing stacks, under one load.
+WRONG_PASSWORD = "wr0ng-Passw0rd-4-test"
+
+
+@dataclass
+class BadInput:
+    world: object
+    stack: FStack            # up on v1, under load through all the cases
+    no_route: FStack         # Caddy proxies to something else than the app
+    admin_off: FStack        # Caddy with `admin off`
+    files: dict[str, Path]
+    load: Load
+
+    def argv(self, stack=None, tag="v2", services=None, compose=None, **kw) -> list[str]:
+        stack = stack or self.stack
+        return cli_argv(self.world, "deploy", "--tag", tag, "--services", services or stack.app,
+                        "--compose-file", str(compose or stack.compose), "--project-name",
+                        stack.project, "--lock-timeout", "5", **kw)
+
+    def secrets(self) -> list[str]:
+        """What must never be printed: both passwords, every line of both private keys."""
+        keys = [line for k in (self.world.client_key, self.files["wrong_key"])
+                for line in k.read_text().splitlines() if line and "PRIVATE KEY" not in line]
+        return [WRONG_PASSWORD, self.world.auth_password, *keys]
+
+
+@pytest.fixture(scope="module")
+def bad(world, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bad")
+    stack = make_stack(world, tmp, kind="article")
+    no_route = custom_caddy_stack(world, tmp, ":8080 {\n\treverse_proxy legacy-backend:8000\n}\n")
+    admin_off = custom_caddy_stack(world, tmp, "{\n\tadmin off\n}\n:8080 {\n\treverse_proxy "
+                                   "{{app}}-blue:8000 {{app}}-green:8000\n}\n")
+    files = {}
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "wrong_key")],
+                   check=True)
+    files["wrong_key"] = tmp / "wrong_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp / "other_host")],
+                   check=True)
+    files["other_known_hosts"] = tmp / "other_known_hosts"
+    files["other_known_hosts"].write_text(
+        f"[{world.host}]:{world.port} " + (tmp / "other_host.pub").read_text())
+    text = stack.compose.read_text()
+    files["invalid_yaml"] = tmp / "invalid.yaml"
+    files["invalid_yaml"].write_text(text.replace("    restart: always\n",
+                                                  "    restart: always\n   healthcheck: [\n", 1))
+    data = yaml.safe_load(text)
+    del data["services"][f"{stack.app}-green"]
+    files["blue_only"] = tmp / "blue-only.yaml"
+    files["blue_only"].write_text(yaml.safe_dump(data))
+    data = yaml.safe_load(text)
+    del data["services"][f"{stack.app}-caddy"]
+    files["no_proxy"] = tmp / "no-proxy.yaml"
+    files["no_proxy"].write_text(yaml.safe_dump(data))
+    with Load(stack.url, duration=240) as load, Load(admin_off.url, duration=240) as load2:
+        yield BadInput(world, stack, no_route, admin_off, files, load)
+    load.line("bad input, main stack")
+    load2.line("bad input, stack with admin off")
+    for s in (stack, no_route, admin_off):
+        s.down()
+    assert load.hey.report["failed"] == 0 and load2.hey.report["failed"] == 0
+    assert load.gen.report["failed"] == 0 and load2.gen.report["failed"] == 0
+
+
+def case(name, exit_code, says, argv=lambda b: b.argv(), stdin=None, stack="stack"):
+    return pytest.param(argv, stdin, exit_code, says, stack, id=name)
+
+
+BAD_INPUTS = [
+    case("unknown-host-key", 3, ["the host key of 127.0.0.1:2222 is not in known-hosts",
+                                 "ssh-keyscan -p 2222 127.0.0.1"],
+         lambda b: b.argv(known_hosts=b.files["other_known_hosts"])),
+    case("wrong-ssh-key", 3, ["the server refused the SSH key for deploy@127.0.0.1:2222",
+                              "authorized_keys"],
+         lambda b: b.argv(key=b.files["wrong_key"])),
+    case("unreachable-port", 3, ["cannot reach 127.0.0.1:18599 over SSH", "check `host` and `port`"],
+         lambda b: b.argv(port=18599)),
+    case("unreachable-host", 3, ["cannot reach 127.0.0.3:2222 over SSH", "check `host` and `port`"],
+         lambda b: b.argv(host="127.0.0.3")),
+    case("user-without-docker", 3, ["nodocker on 127.0.0.1 may not use Docker",
+                                    "sudo usermod -aG docker nodocker"],
+         lambda b: b.argv(user="nodocker")),
+    case("compose-file-missing", 2, ["not found", "set compose-file to the path"],
+         lambda b: b.argv(compose=b.files["invalid_yaml"].parent / "missing.yaml")),
+    case("invalid-yaml", 2, ["is not valid YAML", "fix the YAML syntax at the line shown"],
+         lambda b: b.argv(compose=b.files["invalid_yaml"])),
+    case("service-missing", 2, ["service `nosuch-blue` not found",
+                                "needs two services, `nosuch-blue` and `nosuch-green`"],
+         lambda b: b.argv(services="nosuch")),
+    case("blue-without-green", 2, ["-green` not found", "a YAML anchor and `<<: *"],
+         lambda b: b.argv(compose=b.files["blue_only"])),
+    case("illegal-tag", 2, ["tag 'v2;reboot' is not a valid image tag", "use letters, digits"],
+         lambda b: b.argv(tag="v2;reboot")),
+    case("tag-not-in-registry", 2, ["127.0.0.1:5000/sample-app:v99 is not in the registry",
+                                    "push that tag first"],
+         lambda b: b.argv(tag="v99")),
+    case("wrong-registry-password", 2, ["the registry 127.0.0.1:5001 refused registry-username `ci`",
+                                        "check the secret behind registry-password"],
+         lambda b: b.argv() + ["--registry", "127.0.0.1:5001", "--registry-username", "ci",
+                               "--registry-password-stdin"],
+         stdin=WRONG_PASSWORD + "\n"),
+    case("no-proxy-service", 2, ["cannot tell which service is the reverse proxy",
+                                 "set proxy-service (--proxy-service)"],
+         lambda b: b.argv(compose=b.files["no_proxy"])),
+    case("no-reverse-proxy-for-the-service", 4, ["Caddy has no reverse_proxy to", "legacy-backend:8000",
+                                                 "in the Caddyfile"],
+         lambda b: b.argv(stack=b.no_route), stack="no_route"),
+    case("admin-api-unreachable", 4, ["Caddy's admin API did not answer", "do not set `admin off`"],
+         lambda b: b.argv(stack=b.admin_off), stack="admin_off"),
+]
+
+
+@pytest.mark.parametrize("argv, stdin, exit_code, says, stack", BAD_INPUTS)
+def test_bad_input_is_refused_clearly_and_changes_nothing(bad, argv, stdin, exit_code, says, stack):
+    target = getattr(bad, stack)
+    before = snapshot(target)
+    p = run_cli(argv(bad), input=stdin)
+    out = p.stdout + p.stderr
+    assert p.returncode == exit_code, out
+    for text in says:
+        assert text in out, f"{text!r} not in:\n{out}"
+    assert "Fix:" in out or "fix:" in out
+    assert "Traceback" not in out
+    assert snapshot(target) == before
+    for secret in bad.secrets():
+        assert secret not in out
