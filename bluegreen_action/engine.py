@@ -21,7 +21,7 @@ from .remote_docker import ContainerState, RemoteDocker
 from .report import Reporter
 from .router import AppTopology, Router
 from .ssh import SshSession, SshTarget
-from .strategies import ROLLING, plan_for, recovery_plan
+from .strategies import ROLLING, changed_images, plan_for, recovery_plan, served_before
 from .waits import wait_until_drained, wait_until_healthy
 
 
@@ -235,6 +235,9 @@ class Deployment:
                                             if s not in containers and s not in self.colour_services),
                               routed=router.routed() if router else {})
             plan = plan_for(self.o.strategy, list(self.o.apps), facts, new)
+            self.result.images = changed_images(plan, list(self.o.apps), self.result.images)
+            if (before := served_before(plan, list(self.o.apps))) and old.get(before):
+                self.result.previous_tag = ImageRef.parse(old[before]).tag
             if not plan.first_deploy and router is None:
                 raise DeployError(
                     f"the proxy service `{self.proxy_service}` is not running on the host",

@@ -66,9 +66,9 @@ def _rollback_line(run: HostRun) -> str:
     if r.error is None:
         sw = getattr(r, "switch_seconds", None)
         when = f" in {sw:.2f} s" if sw is not None else ""
-        return (f"## ⏪ {code(r.tag)} serves again on {code(run.target.display)} "
+        return (f"### ⏪ {code(r.tag)} serves again on {code(run.target.display)} "
                 f"(was {code(r.previous_tag)}), switched{when}, no container started")
-    return f"## ❌ Rollback on {code(run.target.display)} failed"
+    return f"### ❌ Rollback on {code(run.target.display)} failed"
 
 
 def _hosts_table(fleet: FleetResult) -> list[str]:

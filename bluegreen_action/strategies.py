@@ -12,7 +12,7 @@ gets one extra switch the first time: the colour to boot is taken out of the tra
 """
 from __future__ import annotations
 
-from .colors import Color
+from .colors import Color, service_name
 from .plan import HostFacts, Plan, Step, color_services, make_plan, rollback_plan, swap_order
 
 ROLLING = "rolling"
@@ -95,3 +95,21 @@ def recovery_plan(plan: Plan, apps: list[str], touched: list[Color], routed: set
                        images=tuple((s, old_images[s]) for s in svcs), phase=restore),
                   Step("await-healthy", color=c, services=svcs, phase=restore)]
     return Plan(tuple(steps), first_deploy=False, order=tuple(touched), strategy=BLUE_GREEN)
+
+
+def changed_images(plan: Plan, apps: list[str],
+                   images: dict[str, tuple[str | None, str]]) -> dict[str, tuple[str | None, str]]:
+    """service -> (old, new) as the deploy leaves it: with blue-green only the booted colour
+    gets the new image, the other keeps the previous one."""
+    if plan.strategy != BLUE_GREEN or plan.first_deploy or not plan.order:
+        return images
+    booted = set(color_services(apps, plan.order[0]))
+    return {s: (old, new if s in booted else old) for s, (old, new) in images.items()}
+
+
+def served_before(plan: Plan, apps: list[str]) -> str | None:
+    """The service whose image served before a blue-green deploy (the previous tag), or None
+    (rolling: both colours ran it)."""
+    if plan.strategy != BLUE_GREEN or plan.first_deploy or not plan.order:
+        return None
+    return service_name(apps[0], plan.order[0].other)

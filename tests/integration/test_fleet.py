@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
+import os
 import re
+import subprocess
+import sys
 import time
+import urllib.request
 from contextlib import redirect_stdout
 from pathlib import Path
 
@@ -31,6 +36,7 @@ from testworld.hey import Hey
 from testworld.load import LoadGenerator
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 
 _ports = itertools.count(18600)
 ORIGIN = Origin("pytest@test-fleet")
@@ -216,3 +222,55 @@ def test_blue_green_deploy_and_instant_rollback_under_load(world, tmp_path, clea
     assert "rollback" in lines[2] and "v2 -> v1" in lines[2]
     assert "deploy (blue-green)" in lines[3] and "v1 -> v2" in lines[3] and "success" in lines[3]
     assert "(none) -> v1" in lines[4]
+
+
+def run_action(world, workdir: Path, files: Path, name: str, **inputs) -> tuple[int, str, dict, str]:
+    """`python entrypoint.py` as the Action runs it; returns (exit code, log, outputs, summary)."""
+    env = {k: v for k, v in default_env().items() if not k.startswith(("INPUT_", "GITHUB_"))}
+    env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+    env.update({"GITHUB_OUTPUT": str(files / f"{name}.out"),
+                "GITHUB_STEP_SUMMARY": str(files / f"{name}.md"), "GITHUB_REPOSITORY": "acme/shop",
+                "GITHUB_RUN_ID": "4242", "GITHUB_ACTOR": "octo", "GITHUB_WORKFLOW": "deploy"})
+    p = subprocess.run([sys.executable, str(ROOT / "entrypoint.py")], env=env, cwd=workdir,
+                       capture_output=True, text=True, timeout=300)
+    print(p.stdout[-5000:], p.stderr[-2000:])
+    found = re.findall(r"^(\S+)<<(ghadelimiter_\S+)\n(.*?)\n\2$",
+                       (files / f"{name}.out").read_text(), re.S | re.M)
+    summary = (files / f"{name}.md").read_text()
+    folder = Path(os.environ.get("BLUEGREEN_SUMMARY_DIR", "/var/tmp/bluegreen-world/summaries"))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"fleet-{name}.md").write_text(summary)      # for a person to look at
+    return p.returncode, p.stdout + p.stderr, {k: v for k, _, v in found}, summary
+
+
+def test_the_action_deploys_several_hosts_blue_green_and_rolls_back(world, tmp_path, cleanup):
+    port = next(_ports)
+    app, project = f"zh{port}", f"bgaction{port}"
+    compose = world.render_stack("article", tmp_path / "ws" / "deploy", app=app, port=port,
+                                 tag="v1", boot_delay=1)
+    cleanup.append((compose, project))
+    files = tmp_path / "files"
+    files.mkdir()
+    a, b = f"{world.host}:{world.port}", world.host_b.address
+    common = {"hosts": f"{a}\n{b}", "user": world.user, "ssh-key": world.client_key.read_text(),
+              "known-hosts": world.host_b.known_hosts_all.read_text(), "services": app,
+              "compose-file": "deploy/compose.yaml", "project-name": project,
+              "strategy": "blue-green", "keep-images": "0", "health-timeout": "60"}
+    for tag in ("v1", "v2"):
+        code, log, out, summary = run_action(world, tmp_path / "ws", files, tag, tag=tag, **common)
+        assert code == 0, log
+    hosts_out = json.loads(out["hosts"])
+    assert [(h["host"], h["role"], h["result"], h["previous-tag"], h["tag"]) for h in hosts_out] == [
+        (f"deploy@{a}", "canary", "success", "v1", "v2"), (f"deploy@{b}", "next", "success", "v1", "v2")]
+    assert summary.startswith("### ✅ Deployed `v2` to 2 hosts")
+    assert summary.count("#### Deploy history of") == 2 and "[octo (deploy)](" in summary
+
+    code, log, out, summary = run_action(world, tmp_path / "ws", files, "rollback",
+                                         command="rollback", **common)
+    assert code == 0, log
+    assert out["result"] == "success" and out["tag"] == "v1" and out["previous-tag"] == "v2"
+    assert 0 < float(out["switch-seconds"]) < 1
+    assert summary.startswith("### ⏪ Rolled back 2 hosts: `v1` serves again")
+    assert "rolled back: v1 serves again on" in log
+    for url in (f"http://127.0.0.1:{port}/", world.host_b.url(port)):
+        assert json.loads(urllib.request.urlopen(url, timeout=5).read())["version"] == "v1"

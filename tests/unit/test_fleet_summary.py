@@ -59,7 +59,7 @@ def test_rollback_names_the_tag_that_serves_and_the_switch_time():
     text = render_fleet_summary(fleet)
     assert text.startswith("### ⏪ Rolled back 1 host: `v1` serves again")
     assert "switched in 0.08 s, no container started" in text
-    assert "## ⏪ `v1` serves again on `deploy@a:22` (was `v2`), switched in 0.08 s" in text
+    assert "\n#### ⏪ `v1` serves again on `deploy@a:22` (was `v2`), switched in 0.08 s" in text
     out = fleet_outputs(fleet)
     assert out["switch-seconds"] == "0.080"
     assert json.loads(out["hosts"])[0] == {"host": "deploy@a:22", "role": "only",

@@ -2,7 +2,13 @@ import pytest
 
 from bluegreen_action.colors import Color
 from bluegreen_action.plan import HostFacts
-from bluegreen_action.strategies import live_colour, plan_for, recovery_plan
+from bluegreen_action.strategies import (
+    changed_images,
+    live_colour,
+    plan_for,
+    recovery_plan,
+    served_before,
+)
 
 from .test_plan import NEW, actions, running
 
@@ -118,3 +124,15 @@ def test_rolling_recovery_is_the_engine_rollback():
     plan = plan_for("rolling", ["app"], HostFacts(running(*NEW), {"app": {B, G}}), NEW)
     back = recovery_plan(plan, ["app"], [B], {G}, {"app-blue": "r/app:v1", "app-green": "r/app:v1"})
     assert actions(back)[-1] == "route blue+green"
+
+
+def test_only_the_booted_colour_changes_and_the_live_one_served_before():
+    images = {"app-blue": ("r/app:v1", "r/app:v3"), "app-green": ("r/app:v2", "r/app:v3")}
+    plan = bg(HostFacts(running(*NEW), {"app": {G}}))          # green live on v2: boot blue
+    assert changed_images(plan, ["app"], images) == {
+        "app-blue": ("r/app:v1", "r/app:v3"), "app-green": ("r/app:v2", "r/app:v2")}
+    assert served_before(plan, ["app"]) == "app-green"
+    rolling = plan_for("rolling", ["app"], HostFacts(running(*NEW), {"app": {B, G}}), NEW)
+    assert changed_images(rolling, ["app"], images) == images
+    assert served_before(rolling, ["app"]) is None
+    assert served_before(bg(HostFacts({}, {})), ["app"]) is None
