@@ -89,7 +89,7 @@ class Deployment:
     def _run(self) -> None:
         with self.r.phase("Check the inputs and the compose file"):
             compose, new = self._prepare()
-        with SshSession(self.o.target) as ssh:
+        with SshSession(self.o.target, env=self.o.env) as ssh:
             with self.r.phase(f"Connect to {self.o.target.display}"):
                 ssh.open()
                 docker = RemoteDocker(ssh, self.result.project, compose.path.resolve().parent,

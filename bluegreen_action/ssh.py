@@ -17,9 +17,11 @@ import socket
 import subprocess
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .credentials import child_env
 from .errors import ConnectionError_
 
 
@@ -89,8 +91,13 @@ def explain_ssh_failure(t: SshTarget, stderr: str) -> ConnectionError_:
 class SshSession:
     """The master connection and the environment that makes docker use it."""
 
-    def __init__(self, target: SshTarget, ssh_binary: str | None = None):
+    def __init__(self, target: SshTarget, ssh_binary: str | None = None,
+                 env: Mapping[str, str] | None = None):
+        """`env`: the environment of every ssh process (the master lives on for a while, so it
+        must not hold the Action's inputs); default: this process's, less the Action's
+        inputs and the runner's tokens."""
         self.target = target
+        self._env = dict(env) if env is not None else child_env(os.environ)
         self._ssh = ssh_binary or shutil.which("ssh") or "/usr/bin/ssh"
         self._dir: Path | None = None
         self._bridge: DialStdioBridge | None = None
@@ -104,7 +111,7 @@ class SshSession:
         p = subprocess.run(
             [self._ssh, "-F", str(self.config_file), "-o", "ControlMaster=yes", "-fN",
              self.target.host],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, env=self._env)
         if p.returncode != 0:
             self.close()
             raise explain_ssh_failure(self.target, p.stderr)
@@ -116,7 +123,7 @@ class SshSession:
             self._bridge = None
         if self._dir and self._dir.exists():
             subprocess.run([self._ssh, "-F", str(self.config_file), "-O", "exit", self.target.host],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=15)
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=15, env=self._env)
             shutil.rmtree(self._dir, ignore_errors=True)
         self._dir = None
 
@@ -146,12 +153,13 @@ class SshSession:
         """Run a command on the server through the master connection."""
         return subprocess.run(
             [self._ssh, "-F", str(self.config_file), self.target.host, command],
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+            env=self._env)
 
     def popen(self, command: str, **kw) -> subprocess.Popen:
         """A long-running command on the server through the master connection."""
         return subprocess.Popen([self._ssh, "-F", str(self.config_file), self.target.host, command],
-                                **kw)
+                                env=self._env, **kw)
 
     def docker_socket(self) -> str:
         """A local unix socket that reaches the server's Docker Engine: the engine's socket
@@ -167,7 +175,7 @@ class SshSession:
             self._bridge = DialStdioBridge(
                 self.folder / "dial-stdio.sock",
                 [self._ssh, "-F", str(self.config_file), self.target.host,
-                 "docker system dial-stdio"])
+                 "docker system dial-stdio"], env=self._env)
         return f"unix://{self._bridge.path if self._bridge else forwarded}"
 
     def _remote_engine_socket(self) -> str | None:
@@ -181,11 +189,11 @@ class SshSession:
         base = [self._ssh, "-F", str(self.config_file)]
         spec = ["-L", f"{local}:{remote}", self.target.host]
         p = subprocess.run(base + ["-O", "forward"] + spec, stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, timeout=30)
+                           capture_output=True, text=True, timeout=30, env=self._env)
         if p.returncode == 0 and _answers_ping(local):
             return True
         subprocess.run(base + ["-O", "cancel"] + spec, stdin=subprocess.DEVNULL,
-                       capture_output=True, timeout=30)
+                       capture_output=True, timeout=30, env=self._env)
         local.unlink(missing_ok=True)
         return False
 
@@ -208,9 +216,10 @@ class DialStdioBridge:
     """Each connection to a local unix socket becomes one `docker system dial-stdio` on the
     server; bytes are copied both ways until either side closes."""
 
-    def __init__(self, path: Path, command: list[str]):
+    def __init__(self, path: Path, command: list[str], env: Mapping[str, str] | None = None):
         self.path = path
         self._command = command
+        self._env = env
         self._procs: set[subprocess.Popen] = set()
         self._lock = threading.Lock()
         self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -229,7 +238,7 @@ class DialStdioBridge:
 
     def _serve(self, conn: socket.socket) -> None:
         proc = subprocess.Popen(self._command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, bufsize=0)
+                                stderr=subprocess.DEVNULL, bufsize=0, env=self._env)
         with self._lock:
             self._procs.add(proc)
 

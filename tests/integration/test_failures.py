@@ -4,8 +4,13 @@ crashes at boot, a colour that fails after traffic was switched, Caddy restarted
 deploy, a deploy killed half-way, and bad input that must change nothing on the server."""
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +18,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from testworld.common import REPO_ROOT
+
 from .failing import (
     CliDeploy,
     FStack,
     Load,
     RouteWatch,
     cli_argv,
+    cli_env,
     custom_caddy_stack,
     local_docker,
     make_stack,
@@ -329,3 +337,120 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(bad, argv, stdin, exit
     assert snapshot(target) == before
     for secret in bad.secrets():
         assert secret not in out
+
+
+# -- secrets: never in any process's argv, never left on disk -----------------------------------
+class ProcScanner:
+    """Reads /proc/*/cmdline of every process on the machine, over and over until stopped,
+    looking for secrets; also the environment of the deploy's descendants (the front door
+    itself gets the Action's inputs in its environment from the runner, by design)."""
+
+    def __init__(self, secrets: list[str], root_pid: int):
+        self.secrets = [s.encode() for s in secrets if len(s) >= 8]
+        self.root = root_pid
+        self.scans = 0
+        self.processes: set[int] = set()
+        self.found: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _descendant(self, pid: int) -> bool:
+        for _ in range(50):
+            try:
+                ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                return False
+            if ppid == self.root:
+                return True
+            if ppid <= 1:
+                return False
+            pid = ppid
+        return False
+
+    def _run(self):
+        while not self._stop.is_set():
+            for d in Path("/proc").iterdir():
+                if not d.name.isdigit():
+                    continue
+                pid = int(d.name)
+                self.processes.add(pid)
+                try:
+                    argv = (d / "cmdline").read_bytes()
+                    env = (d / "environ").read_bytes() if pid != self.root and \
+                        self._descendant(pid) else b""
+                except OSError:
+                    continue
+                for s in self.secrets:
+                    if s in argv:
+                        self.found.append(f"argv of {pid}: {argv[:120]!r}")
+                    if s in env:
+                        self.found.append(f"environment of {pid} ({argv[:60]!r})")
+            self.scans += 1
+            time.sleep(0.02)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def test_secrets_are_never_in_argv_and_never_left_on_disk(world, stacks, tmp_path):
+    """Images on the registry that needs a login: the Action (python entrypoint.py, the key
+    and the password in INPUT_* as the runner passes them) deploys v1, then the CLI
+    (--ssh-key file, --registry-password-stdin) deploys v2; meanwhile every process's argv
+    is scanned for the password and the key's lines. Each run's temporary folder (TMPDIR)
+    is empty afterwards: no key, no docker config, no SSH folder."""
+    stack = stacks(kind="article", first_tag=None)
+    stack.compose.write_text(stack.compose.read_text().replace(
+        f"{world.registry}/sample-app:", f"{world.auth_registry}/sample-app:"))
+    key = world.client_key.read_text()
+    secrets = [world.auth_password, key] + [line for line in key.splitlines()
+                                            if "PRIVATE KEY" not in line]
+    tmp = Path(tempfile.mkdtemp(prefix="bgs-", dir="/tmp"))      # short: ssh socket paths
+    env = cli_env(TMPDIR=str(tmp), GITHUB_WORKSPACE=str(stack.compose.parent),
+                  GITHUB_REPOSITORY="acme/shop", GITHUB_RUN_ID="77",
+                  GITHUB_OUTPUT=str(tmp_path / "out"), GITHUB_STEP_SUMMARY=str(tmp_path / "sum"))
+    env.update({f"INPUT_{k.upper()}": v for k, v in {
+        "host": world.host, "port": str(world.port), "user": world.user, "ssh-key": key,
+        "known-hosts": world.known_hosts.read_text(), "tag": "v1", "services": stack.app,
+        "compose-file": "compose.yaml", "project-name": stack.project,
+        "registry": world.auth_registry, "registry-username": world.auth_user,
+        "registry-password": world.auth_password, "keep-images": "0"}.items()})
+    try:
+        action = subprocess.Popen([sys.executable, str(REPO_ROOT / "entrypoint.py")], env=env,
+                                  cwd=stack.compose.parent, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        scan = ProcScanner(secrets, action.pid)
+        out, _ = action.communicate(timeout=180)
+        scan.stop()
+        print(out)
+        assert action.returncode == 0, out
+        assert os.listdir(tmp) == [], os.listdir(tmp)
+        assert scan.found == [] and scan.scans > 20, scan.found
+        shown = "\n".join(line for line in out.splitlines()   # the runner hides these lines
+                           if not line.startswith("::add-mask::"))
+        for s in secrets:
+            assert s not in shown
+        action_scans = scan.scans
+
+        with Load(stack.url) as load:
+            cli = CliDeploy(cli_argv(world, "deploy", "--tag", "v2", "--services", stack.app,
+                                     "--compose-file", str(stack.compose), "--project-name",
+                                     stack.project, "--registry", world.auth_registry,
+                                     "--registry-username", world.auth_user,
+                                     "--registry-password-stdin"),
+                            env=cli_env(TMPDIR=str(tmp)), input=world.auth_password + "\n")
+            scan = ProcScanner([world.auth_password], cli.proc.pid)
+            code = cli.wait()
+            scan.stop()
+        load.line("deploy from a private registry")
+        assert code == 0, cli.output
+        assert os.listdir(tmp) == [], os.listdir(tmp)
+        assert scan.found == [] and scan.scans > 20, scan.found
+        assert world.auth_password not in cli.output
+        assert stack.served()[f"{stack.app}-blue"] == f"{world.auth_registry}/sample-app:v2"
+        assert load.hey.report["failed"] == 0
+        print(f"argv scans: {action_scans} during the Action's deploy, {scan.scans} during the "
+              f"CLI's; {len(scan.processes)} processes seen")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
