@@ -74,6 +74,13 @@ class ServerState:
         return (self.op_state == OP_RUNNING and not self.admin_state & MAINT
                 and (not self.checked or self.check_result in (CHK_RES_PASSED, CHK_RES_CONDPASS)))
 
+    @property
+    def recovering(self) -> bool:
+        """Down, but its latest health check passed: up after `rise` passes in a row. (A
+        server whose health was forced down keeps its old result: not for those.)"""
+        return (self.op_state != OP_RUNNING and not self.admin_state & MAINT and self.checked
+                and self.check_result in (CHK_RES_PASSED, CHK_RES_CONDPASS))
+
 
 def parse_servers_state(text: str) -> list[ServerState]:
     """`show servers state` (format version 1): a version line, a `# field ...` header line,
@@ -463,16 +470,24 @@ class HAProxyRouter:
         drain = [(be, srv) for _a, be, c, srv in self._servers()
                  if c not in colors and _state(states, be, srv).routed]
         if ready:
-            # a replaced container whose check never failed: HAProxy's pass may be the old
-            # container's, so have it checked `rise` times afresh before it gets traffic
+            # A replaced container whose check never failed: HAProxy's pass may be the old
+            # container's, so have it checked `rise` times afresh before it gets traffic.
+            # Otherwise a server whose latest check passed (and whose container Docker
+            # reports healthy: the engine probed it) needs no more passes in a row.
             recheck = [(be, srv) for a, be, c, srv in ready
                        if not self._checked_since_replaced(a, c, be, srv, snap)]
+            up = [(be, srv) for _a, be, _c, srv in ready if (be, srv) not in recheck
+                  and _state(states, be, srv).recovering]
             servers = [(be, srv) for _a, be, _c, srv in ready]
-            states = self._set_state(servers, "ready",
-                                     [f"set server {be}/{srv} health down" for be, srv in recheck])
+            states = self._set_state(
+                servers, "ready", [f"set server {be}/{srv} health down" for be, srv in recheck]
+                + [f"set server {be}/{srv} health up" for be, srv in up])
             if recheck:
                 self._log("HAProxy: fresh health checks of "
                           + ", ".join(f"{be}/{srv}" for be, srv in recheck))
+            if up:
+                self._log("HAProxy: " + ", ".join(f"{be}/{srv}" for be, srv in up)
+                          + " passed its latest check: up without waiting for `rise`")
             states = self._await_healthy(servers, states)
         if drain:
             states = self._set_state(drain, "drain")
@@ -567,7 +582,7 @@ class HAProxyRouter:
                 details.append(f"{be.backend}/{server} at {st.addr}, the container at {ip}")
                 ok = False
                 continue
-            ok = ok and st.healthy
+            ok = ok and (st.healthy or st.recovering)
             details.append(f"{be.backend}/{server}: "
                            f"{_stat_line(snap.stats.get((be.backend, server)))}")
             if ok and self._http is not None and st.port:

@@ -70,6 +70,14 @@ def test_a_removed_container_is_resolution_maintenance_not_healthy():
     assert not blue.healthy
 
 
+def test_a_restarted_server_whose_latest_check_passed_is_recovering():
+    before, state, stat = split_answer(fixture("state-and-stat.blue-recovering.txt"))
+    blue = {s.name: s for s in parse_servers_state(state)}["blue"]
+    assert blue.recovering and not blue.healthy          # DOWN 1/2: one pass of rise 2
+    assert parse_stat(stat)[("z18304", "blue")]["status"] == "DOWN 1/2"
+    assert not {s.name: s for s in parse_servers_state(state)}["green"].recovering
+
+
 def test_two_backends_disabled_server_and_servers_without_checks():
     states = {(s.backend, s.name): s for s in parse_servers_state(fixture("servers-state.two-backends.txt"))}
     assert not states[("web", "web-blue")].healthy          # L4CON: down
@@ -302,6 +310,8 @@ class FakeHAProxy:
                     s["admin"] |= 8
                 elif words[3:] == ["health", "down"]:
                     s["op"], s["health"] = 0, 0
+                elif words[3:] == ["health", "up"]:
+                    s["op"], s["health"] = 2, 3
                 elif words[3] == "addr":
                     s["addr"] = words[4]
                 else:
@@ -512,3 +522,19 @@ def test_probe_also_sends_a_real_request_when_the_image_has_curl_or_wget():
     assert not ok and "GET http://172.18.0.3:8000/health: HTTP 503" in detail
     assert r.probe("app", G, "/health")[0]
     assert seen == ["http://172.18.0.3:8000/health"] * 2
+
+
+def test_a_recreated_colour_whose_latest_check_passed_is_put_up_without_waiting_for_rise():
+    """Docker says healthy, HAProxy's check of the new container passed once (after failing
+    while the old one went away): no need to wait for `rise` passes in a row."""
+    fake, docker = FakeHAProxy(), Containers()
+    r = router(fake, containers=docker)
+    r.route_to({G})
+    docker.ids[B] = "b2"
+    fake.servers["blue"].update(chkfail=1, op=0, health=1, result=3)     # DOWN 1/2, L7OK
+    ok, detail = r.probe("app", B, "/")
+    assert ok, detail
+    r.route_to({B})
+    assert fake.sets()[-3:] == ["set server app/blue health up", "set server app/blue state ready",
+                                "set server app/green state drain"]
+    assert r.routed() == {"app": {B}}
