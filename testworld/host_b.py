@@ -21,7 +21,10 @@ fight over what engine A owns:
   - its published ports appear on 127.0.0.2 (a wrapper of docker-proxy maps the host IP
     127.0.0.1 or 0.0.0.0 to 127.0.0.2), as a second machine has its own address: the same
     compose file (`127.0.0.1:PORT:8080`) deploys to both hosts without a port clash, and a
-    test reaches host A's app at 127.0.0.1:PORT and host B's at 127.0.0.2:PORT.
+    test reaches host A's app at 127.0.0.1:PORT and host B's at 127.0.0.2:PORT. Docker
+    Engine 28 and later bind published ports in the daemon and hand docker-proxy the socket
+    (`-use-listen-fd`): there engine B cannot publish a port engine A publishes, and the
+    tests that need both hosts to serve one compose file skip (`publishes_apart()`).
 The plain registry on 127.0.0.1:5000 is reachable from engine B (plain-HTTP registries on
 127.0.0.0/8 need no configuration); the stacks' proxy images are pushed there already.
 """
@@ -29,6 +32,7 @@ The plain registry on 127.0.0.1:5000 is reachable from engine B (plain-HTTP regi
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -63,6 +67,23 @@ done
 shift "$n"
 exec {docker_proxy} "$@"
 """
+
+
+def engine_major_version() -> int | None:
+    """The major version of the dockerd binary engine B runs (it is started from PATH)."""
+    try:
+        out = subprocess.run(["dockerd", "--version"], capture_output=True, text=True,
+                             timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"version (\d+)\.", out)
+    return int(m.group(1)) if m else None
+
+
+def publishes_apart() -> bool:
+    """Whether engine B's published ports land on PUBLISH_IP (docker-proxy binds them: <= 27)."""
+    major = engine_major_version()
+    return major is not None and major < 28
 
 
 def proxy_wrapper(docker_proxy: str, publish_ip: str = PUBLISH_IP) -> str:

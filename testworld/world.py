@@ -24,7 +24,8 @@ class SecondHost:
     known_hosts: Path = None       # host B's line
     known_hosts_all: Path = None   # host A's and host B's lines, for a fleet
     docker_socket: str = host_b.SOCKET
-    publish_ip: str = host_b.PUBLISH_IP   # where its published ports appear
+    publish_ip: str | None = host_b.PUBLISH_IP   # where its published ports appear; None:
+    # on this engine (>= 28) host B cannot publish a port host A publishes (see host_b.py)
 
     def url(self, port: int, path: str = "/") -> str:
         return f"http://{self.publish_ip}:{port}{path}"
@@ -77,7 +78,8 @@ class World:
             auth_password_file=registries.password_file(), docker_config=state / "docker-config",
             engine_started=engine.started_by_world(),
             host_b=SecondHost(known_hosts=host_b.paths()["known_hosts"],
-                              known_hosts_all=host_b.paths()["known_hosts_all"]),
+                              known_hosts_all=host_b.paths()["known_hosts_all"],
+                              publish_ip=host_b.PUBLISH_IP if host_b.publishes_apart() else None),
             images={
                 "debian": images.DEBIAN, "caddy_busybox": images.CADDY_BUSYBOX,
                 "caddy_curl": images.CADDY_CURL, "haproxy": images.HAPROXY,
