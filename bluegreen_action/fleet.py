@@ -192,8 +192,10 @@ def _after_deploy(d: Deployment, docker, error, run: HostRun, origin: Origin, ke
     res = d.result
     if d.o.dry_run or not res.plan:
         return
-    if error is None:
+    if error is None and res.result == "success":
         outcome = "success"
+    elif error is None:     # interrupted (cancelled) before the deploy finished
+        outcome, error = "failed", BluegreenError("the deploy was interrupted (cancelled)")
     else:
         outcome = "rolled-back" if getattr(error, "rolled_back", False) else "failed"
     entry = make_entry(
@@ -205,7 +207,7 @@ def _after_deploy(d: Deployment, docker, error, run: HostRun, origin: Origin, ke
         run.history = HistoryStore(docker.client, res.project).append(entry)
     except Exception as e:   # noqa: BLE001 - the deploy's outcome stands
         d.r.warning(f"could not write the deploy history: {type(e).__name__}: {e}")
-    if error is not None or keep <= 0:
+    if outcome != "success" or keep <= 0:
         return
     repos = {ImageRef.parse(new).name for _old, new in res.images.values()}
     kept = keep_tags(deployed_tags(run.history), keep, current=[d.o.tag])

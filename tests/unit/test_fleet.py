@@ -6,6 +6,7 @@ import pytest
 from bluegreen_action.engine import DeployResult
 from bluegreen_action.errors import DeployError, InputError
 from bluegreen_action.fleet import HostSpec, parse_hosts, run_hosts, targets
+from bluegreen_action.history import Origin
 from bluegreen_action.report import Reporter
 from bluegreen_action.ssh import SshTarget
 
@@ -96,3 +97,80 @@ def test_one_host_has_no_prefix():
                       fake({"h0": "success"}, []))
     assert fleet.runs[0].role == "only" and "━━" not in out.getvalue()
     assert "▶ Connect" in out.getvalue()
+
+
+# -- history and retention after each host's deploy ----------------------------------------
+
+class FakeStore:
+    entries: list = []
+
+    def __init__(self, client, project):
+        assert client == "client" and project == "shop"
+
+    def append(self, entry):
+        FakeStore.entries = FakeStore.entries + [entry]
+        return FakeStore.entries
+
+
+def after(monkeypatch, result, error=None, keep=2, dry_run=False):
+    import types
+
+    from bluegreen_action import fleet
+    from bluegreen_action.fleet import HostRun, _after_deploy
+    from bluegreen_action.retention import RetentionPlan
+    FakeStore.entries = []
+    calls = []
+    monkeypatch.setattr(fleet, "HistoryStore", FakeStore)
+
+    def retention(client, repos, keep_tags, log):
+        calls.append((repos, keep_tags))
+        return RetentionPlan(keep_tags, kept=("r/app:v2",)), ["r/app:v0"]
+    monkeypatch.setattr(fleet, "apply_retention", retention)
+    out = io.StringIO()
+    d = types.SimpleNamespace(
+        result=result, r=Reporter(stream=out),
+        o=types.SimpleNamespace(dry_run=dry_run, target=SshTarget("a"), tag="v2",
+                                strategy="blue-green"))
+    run = HostRun(SshTarget("a"), "only")
+    _after_deploy(d, types.SimpleNamespace(client="client"), error, run, Origin("me"), keep, 0.0)
+    return run, calls, out.getvalue()
+
+
+def deployed(outcome="success"):
+    r = DeployResult(outcome, host="deploy@a:22", project="shop", tag="v2", previous_tag="v1",
+                     plan="1. pull")
+    r.images = {"app-blue": ("r/app:v1", "r/app:v2")}
+    return r
+
+
+def test_a_success_is_recorded_then_old_images_go(monkeypatch):
+    run, calls, log = after(monkeypatch, deployed())
+    (e,) = run.history
+    assert (e.result, e.old_tag, e.new_tag, e.strategy, e.images) == (
+        "success", "v1", "v2", "blue-green", {"app-blue": "r/app:v2"})
+    assert calls == [({"r/app"}, ("v2", "v1"))]
+    assert "removed r/app:v0" in log and run.retention == "kept r/app:v2; removed r/app:v0"
+
+
+def test_a_rolled_back_deploy_is_recorded_and_nothing_is_removed(monkeypatch):
+    run, calls, _ = after(monkeypatch, deployed("failed"),
+                          error=DeployError("boom", rolled_back=True))
+    assert run.history[0].result == "rolled-back" and run.history[0].error == "boom"
+    assert calls == []
+
+
+def test_an_interrupted_deploy_is_not_a_success(monkeypatch):
+    run, calls, _ = after(monkeypatch, deployed("failed"))      # cancelled: no BluegreenError
+    assert run.history[0].result == "failed" and "interrupted" in run.history[0].error
+    assert calls == []
+
+
+def test_dry_runs_and_failures_before_a_plan_leave_no_trace(monkeypatch):
+    assert after(monkeypatch, deployed(), dry_run=True)[0].history == []
+    early = deployed("failed")
+    early.plan = ""
+    assert after(monkeypatch, early, error=DeployError("no ssh"))[0].history == []
+
+
+def test_keep_zero_removes_nothing(monkeypatch):
+    assert after(monkeypatch, deployed(), keep=0)[1] == []
