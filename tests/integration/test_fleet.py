@@ -113,7 +113,10 @@ def runs_of_versions(report: dict, straggle: float = 0.2) -> list[str]:
 @pytest.fixture
 def world(world):
     """Both hosts must be able to run one compose file (its published port) side by side."""
-    if not (world.host_b.publish_ip and world.host_b.address):
+    if not world.host_b.available:
+        pytest.skip("the test world's host B (sshd 2223, its own dockerd) is not running: "
+                    "see the `[world]` lines of `python -m testworld up`")
+    if not world.host_b.publish_ip:
         pytest.skip("the test world's host B cannot publish the ports host A publishes on this "
                     "Docker Engine (>= 28 binds them in the daemon): see testworld/host_b.py")
     return world
