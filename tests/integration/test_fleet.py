@@ -131,6 +131,10 @@ def cleanup(world):
                       project=project, check=False)
         world.host_b.compose(compose, "down", "-v", "--remove-orphans", "-t", "1",
                              project=project, check=False)
+        for docker in (world.docker, world.host_b.docker):   # the project's deploy history
+            docker("run", "--rm", "--network", "none", "-v", "bluegreen-history:/h",
+                   "--entrypoint", "rm", world.app_image("v1"), "-f", f"/h/{project}.jsonl",
+                   check=False)
 
 
 def test_a_failing_canary_leaves_the_next_host_untouched(world, tmp_path, cleanup):
