@@ -146,7 +146,7 @@ def history_command(a: argparse.Namespace, reporter: Reporter) -> int:
     out = reporter.stream
     for t in hosts:
         try:
-            with SshSession(t) as ssh:
+            with SshSession(t, env=default_env()) as ssh:
                 ssh.open()
                 docker = RemoteDocker(ssh, project, Path.cwd(), default_env())
                 try:

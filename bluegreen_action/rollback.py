@@ -83,7 +83,7 @@ class Rollback:
         with r.phase("Check the inputs and the compose file"):
             stack = read_stack(o.compose_file, o.apps, o.project_name, o.repo_name, o.proxy_service)
             self.result.project = stack.project
-        with SshSession(o.target) as ssh:
+        with SshSession(o.target, env=o.env) as ssh:
             with r.phase(f"Connect to {o.target.display}"):
                 ssh.open()
                 docker = RemoteDocker(ssh, stack.project, stack.compose.path.resolve().parent,

@@ -58,7 +58,7 @@ def read_status(o: HostCommandOptions, reporter: Reporter, clock: Clock | None =
     try:
         stack = read_stack(o.compose_file, o.apps, o.project_name, o.repo_name, o.proxy_service)
         st.project = stack.project
-        with SshSession(o.target) as ssh:
+        with SshSession(o.target, env=o.env) as ssh:
             ssh.open()
             docker = RemoteDocker(ssh, stack.project, stack.compose.path.resolve().parent,
                                   dict(o.env), log=reporter.detail)
