@@ -77,6 +77,15 @@ class FStack:
     def deploy(self, tag: str, **kw):
         return deploy(self.world, self.compose, tag, self.project, apps=(self.app,), **kw)
 
+    def deploy_argv(self, tag: str, *extra: str) -> list[str]:
+        """`bluegreen deploy` of this stack, as a user runs it."""
+        return cli_argv(self.world, "deploy", "--tag", tag, "--services", self.app,
+                        "--compose-file", str(self.compose), "--project-name", self.project,
+                        *extra)
+
+    def lock_argv(self, action: str) -> list[str]:
+        return cli_argv(self.world, "lock", action, "--project-name", self.project)
+
     def served(self) -> dict[str, str]:
         """service -> image of the project's running containers."""
         out = {}

@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker.errors
 import pytest
 import yaml
 
-from testworld.common import REPO_ROOT
+from testworld.common import REPO_ROOT, wait_for
 
 from .failing import (
     CliDeploy,
@@ -109,8 +110,7 @@ def test_caddy_restarted_while_a_deploy_waits_on_health(world, stacks):
     routes (both colours, blue still booting); the deploy notices, applies its routes
     again and completes."""
     stack = stacks(kind="nested", boot_delay=4)
-    argv = cli_argv(world, "deploy", "--tag", "v2", "--services", stack.app, "--compose-file",
-                    str(stack.compose), "--project-name", stack.project, "--health-timeout", "60")
+    argv = stack.deploy_argv("v2", "--health-timeout", "60")
     with Load(stack.url) as load, RouteWatch(stack) as watch:
         run = CliDeploy(argv)
         run.wait_for_line(f"recreated {stack.app}-blue")
@@ -130,21 +130,25 @@ def test_caddy_restarted_while_a_deploy_waits_on_health(world, stacks):
     late_routes = [v for v in watch.violations if float(v.split("s:")[0]) > t1 - watch.t0 + 3]
     print("restart window:", watch.violations)
     assert late_routes == [], watch.violations
-    # While the proxy itself is down nobody can connect: those failures are the restart's,
-    # and they are the only ones (no 502 from a booting colour once Caddy is back).
+    # While Caddy itself restarts, requests fail whatever the deploy does (connections
+    # refused or closed, now and then a 502 from the Caddy that is stopping or starting):
+    # those are the restart's. Outside that window the non-retrying client (whose failures
+    # are timestamped) sees nothing but the closures of the one reload that puts the
+    # deploy's routes back; hey, which retries those, at most the window's requests.
     hey, gen = load.hey.report, load.gen.report
-    assert set(hey["status_counts"]) == {200}, hey
-    assert all(k.endswith(("EOF", "connection refused")) or "connection reset" in k
-               for k in hey["errors"]), hey["errors"]
+    print("non-retrying failures, seconds after the restart began:",
+          [(round(gen["started_at"] + f["t"] - t0, 2), f["kind"][:30]) for f in gen["failures"]])
     outside = [f for f in gen["failures"]
                if not t0 - 0.5 <= gen["started_at"] + f["t"] <= t1 + 1.0]
     assert all(f["kind"].startswith(RELOAD_CLOSURES) for f in outside), \
         (outside, t0 - gen["started_at"], t1 - gen["started_at"])
+    assert hey["failed"] <= HEY_RATE * (t1 - t0 + 1.5), hey
 
 
 # What a client that never retries sees when Caddy reloads its config (every admin-API
 # change): its idle keep-alive connection closed under its next request.
 RELOAD_CLOSURES = ("RemoteDisconnected", "ConnectionResetError", "BrokenPipeError")
+HEY_RATE = 100      # Load's hey: 10 connections x 10 requests/s
 
 
 def test_a_deploy_killed_half_way_is_completed_by_the_next(world, stacks):
@@ -155,15 +159,14 @@ def test_a_deploy_killed_half_way_is_completed_by_the_next(world, stacks):
     with both on the new version."""
     stack = stacks(kind="article")
     blue, green = f"{stack.app}-blue", f"{stack.app}-green"
-    status_argv = cli_argv(world, "lock", "status", "--project-name", stack.project)
     with Load(stack.url) as load, RouteWatch(stack) as watch:
-        killed = CliDeploy(deploy_argv(world, stack, "v2"))
+        killed = CliDeploy(stack.deploy_argv("v2"))
         killed.wait_for_line("traffic → blue")
         killed.kill()
         assert killed.wait() == -signal.SIGKILL
         assert stack.routed() == {blue}
         assert stack.served()[blue] == stack.image("v2") and stack.served()[green] == stack.image("v1")
-        status = run_cli(status_argv)
+        status = run_cli(stack.lock_argv("status"))
         assert status.returncode == 5 and "the holder is dead" in status.stdout
         again = stack.deploy("v2")
     load.line("killed after the switch, then deployed again")
@@ -175,12 +178,18 @@ def test_a_deploy_killed_half_way_is_completed_by_the_next(world, stacks):
     assert again.routed == {stack.app: ["blue", "green"]}
     assert watch.violations == [] and load.hey.report["failed"] == 0, load.hey.report
 
-    killed = CliDeploy(deploy_argv(world, stack, "v3"))
+    killed = CliDeploy(stack.deploy_argv("v3"))
     killed.wait_for_line("traffic → blue")
     killed.kill()
     killed.wait()
     local_docker().containers.get(stack.proxy).restart(timeout=5)
-    wait_until(lambda: stack.routed() == {blue, green}, 15)
+
+    def back_on_its_caddyfile():
+        try:
+            return stack.routed() == {blue, green}
+        except (RuntimeError, docker.errors.APIError):    # still restarting
+            return False
+    wait_for(back_on_its_caddyfile, 15, "Caddy routing both colours after its restart")
     assert stack.served()[blue] == stack.image("v3") and stack.served()[green] == stack.image("v2")
     with Load(stack.url) as load, RouteWatch(stack) as watch:
         again = stack.deploy("v3")
@@ -190,23 +199,6 @@ def test_a_deploy_killed_half_way_is_completed_by_the_next(world, stacks):
     assert again.routed == {stack.app: ["blue", "green"]}
     assert watch.violations == [] and load.hey.report["failed"] == 0, load.hey.report
     assert load.gen.report["version_sequence"][-1]["version"] == "v3"
-
-
-def deploy_argv(world, stack, tag, *extra):
-    return cli_argv(world, "deploy", "--tag", tag, "--services", stack.app, "--compose-file",
-                    str(stack.compose), "--project-name", stack.project, *extra)
-
-
-def wait_until(condition, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if condition():
-                return
-        except Exception:   # noqa: BLE001 - e.g. the proxy still restarting
-            pass
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
 
 
 # -- bad input: a clear message naming the problem and the fix, a non-zero exit, no change on
@@ -434,11 +426,9 @@ def test_secrets_are_never_in_argv_and_never_left_on_disk(world, stacks, tmp_pat
         action_scans = scan.scans
 
         with Load(stack.url) as load:
-            cli = CliDeploy(cli_argv(world, "deploy", "--tag", "v2", "--services", stack.app,
-                                     "--compose-file", str(stack.compose), "--project-name",
-                                     stack.project, "--registry", world.auth_registry,
-                                     "--registry-username", world.auth_user,
-                                     "--registry-password-stdin"),
+            cli = CliDeploy(stack.deploy_argv("v2", "--registry", world.auth_registry,
+                                              "--registry-username", world.auth_user,
+                                              "--registry-password-stdin"),
                             env=cli_env(TMPDIR=str(tmp)), input=world.auth_password + "\n")
             scan = ProcScanner([world.auth_password], cli.proc.pid)
             code = cli.wait()

@@ -19,7 +19,6 @@ from .failing import (
     CliDeploy,
     Load,
     RouteWatch,
-    cli_argv,
     cli_env,
     local_docker,
     make_stack,
@@ -41,22 +40,13 @@ def stack(world, tmp_path_factory):
     DeployLock(local_docker(), None, s.project).break_("test teardown")
 
 
-def deploy_argv(world, stack, tag, *extra):
-    return cli_argv(world, "deploy", "--tag", tag, "--services", stack.app, "--compose-file",
-                    str(stack.compose), "--project-name", stack.project, *extra)
-
-
-def lock_argv(world, stack, action):
-    return cli_argv(world, "lock", action, "--project-name", stack.project)
-
-
 def test_a_second_deploy_waits_and_a_third_gives_up_naming_the_holder(world, stack):
     with Load(stack.url) as load, RouteWatch(stack) as watch:
-        first = CliDeploy(deploy_argv(world, stack, "v2"), env=cli_env(**GITHUB))
+        first = CliDeploy(stack.deploy_argv("v2"), env=cli_env(**GITHUB))
         first.wait_for_line("taken by")
-        second = CliDeploy(deploy_argv(world, stack, "v3", "--lock-timeout", "120"))
+        second = CliDeploy(stack.deploy_argv("v3", "--lock-timeout", "120"))
         t0 = time.monotonic()
-        third = run_cli(deploy_argv(world, stack, "v3", "--lock-timeout", "1"))
+        third = run_cli(stack.deploy_argv("v3", "--lock-timeout", "1"))
         third_took = time.monotonic() - t0
         second.wait_for_line("another deploy holds the lock")
         assert first.wait() == 0
@@ -73,14 +63,14 @@ def test_a_second_deploy_waits_and_a_third_gives_up_naming_the_holder(world, sta
     assert second.output.index("another deploy holds the lock") < second.output.index("taken by")
     assert stack.served()[f"{stack.app}-blue"] == stack.served()[f"{stack.app}-green"] == stack.image("v3")
     assert watch.violations == [] and load.hey.report["failed"] == 0, load.hey.report
-    assert run_cli(lock_argv(world, stack, "status")).returncode == 0
+    assert run_cli(stack.lock_argv("status")).returncode == 0
 
 
 def test_sigterm_gives_the_lock_back_and_leaves_traffic_on_a_healthy_colour(world, stack):
     tmp = Path(tempfile.mkdtemp(prefix="bgt-", dir="/tmp"))    # short: ssh's socket paths
     try:
         with Load(stack.url) as load, RouteWatch(stack) as watch:
-            run = CliDeploy(deploy_argv(world, stack, "v2"), env=cli_env(TMPDIR=str(tmp)))
+            run = CliDeploy(stack.deploy_argv("v2"), env=cli_env(TMPDIR=str(tmp)))
             run.wait_for_line(f"recreated {stack.app}-blue")    # blue boots, green serves
             run.signal(signal.SIGTERM)
             t0 = time.monotonic()
@@ -96,7 +86,7 @@ def test_sigterm_gives_the_lock_back_and_leaves_traffic_on_a_healthy_colour(worl
         assert "cancelled (SIGTERM)" in run.output
         assert routed_after == {f"{stack.app}-green"}
         assert watch.violations == [] and load.hey.report["failed"] == 0, load.hey.report
-        status = run_cli(lock_argv(world, stack, "status"))
+        status = run_cli(stack.lock_argv("status"))
         assert status.returncode == 0 and ": free" in status.stdout
         assert os.listdir(tmp) == [], "the SSH folder of the cancelled deploy was left behind"
     finally:
@@ -119,28 +109,28 @@ def test_a_lock_that_cannot_be_judged_is_reported_and_broken_only_on_request(wor
                    started="2025-01-01T10:00:00Z", client="gone-runner pid 1", user="deploy")
     DeployLock(local_docker(), None, stack.project).acquire(stale, 0)
     before = snapshot(stack)
-    refused = run_cli(deploy_argv(world, stack, "v1", "--lock-timeout", "2"))
+    refused = run_cli(stack.deploy_argv("v1", "--lock-timeout", "2"))
     out = refused.stdout + refused.stderr
     assert refused.returncode == 5, out
     assert "https://github.com/acme/shop/actions/runs/99 (tag v9, started 2025-01-01T10:00:00Z" in out
     assert f"bluegreen lock release --host {world.host} --port {world.port}" in out
     assert snapshot(stack) == before
 
-    dry = run_cli(deploy_argv(world, stack, "v1", "--dry-run"))
+    dry = run_cli(stack.deploy_argv("v1", "--dry-run"))
     assert dry.returncode == 0 and "held by https://github.com/acme/shop/actions/runs/99" in dry.stdout
-    status = run_cli(lock_argv(world, stack, "status"))
+    status = run_cli(stack.lock_argv("status"))
     assert status.returncode == 5 and "the holder is unknown" in status.stdout
-    released = run_cli(lock_argv(world, stack, "release"))
+    released = run_cli(stack.lock_argv("release"))
     assert released.returncode == 0 and "released" in released.stdout
     assert "runs/99" in released.stdout
-    assert run_cli(lock_argv(world, stack, "status")).returncode == 0
+    assert run_cli(stack.lock_argv("status")).returncode == 0
 
     DeployLock(local_docker(), None, stack.project).acquire(stale, 0)
     with Load(stack.url) as load:
-        broke = run_cli(deploy_argv(world, stack, "v1", "--lock-timeout", "0", "--break-lock"))
+        broke = run_cli(stack.deploy_argv("v1", "--lock-timeout", "0", "--break-lock"))
     load.line("--break-lock")
     assert broke.returncode == 0, broke.stdout
     assert "breaking the deploy lock of " + stack.project + " held by https://github.com/acme/shop" \
         "/actions/runs/99" in broke.stdout
     assert load.hey.report["failed"] == 0
-    assert run_cli(lock_argv(world, stack, "status")).returncode == 0
+    assert run_cli(stack.lock_argv("status")).returncode == 0
