@@ -301,3 +301,17 @@ def test_no_problem_message_holds_a_secret(env, keys):
     body = keys["locked"].splitlines()[1]
     for p in e.value.problems:
         assert "hunter2-secret" not in str(p) and body not in str(p)
+
+
+# -- the deploy lock ---------------------------------------------------------------------------
+def test_lock_timeout_and_break_lock(env):
+    i = read_inputs(env)
+    assert i.lock_timeout == 300 and i.break_lock is False
+    i = read_inputs({**env, "INPUT_LOCK-TIMEOUT": "0", "INPUT_BREAK-LOCK": "true"})
+    assert i.lock_timeout == 0 and i.break_lock is True      # 0: give up at once
+    assert read_inputs({**env, "INPUT_LOCK-TIMEOUT": "2m"}).lock_timeout == 120
+    text = only_problem({**env, "INPUT_LOCK-TIMEOUT": "soon"}, "lock-timeout")
+    assert "between 0 and 3600" in text
+    assert "between 1 and 3600" in only_problem({**env, "INPUT_HEALTH-TIMEOUT": "0"},
+                                                "health-timeout")
+    only_problem({**env, "INPUT_BREAK-LOCK": "yes"}, "break-lock")
