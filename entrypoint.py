@@ -77,8 +77,8 @@ def main(environ: Mapping[str, str] | None = None, stdout: TextIO | None = None)
         name = signal.Signals(c.signum).name
         result.error = BluegreenError(
             f"the deploy was cancelled ({name})",
-            hint="the host may be part-way through the deploy: run it again, or deploy a "
-                 "known-good tag")
+            hint="traffic was left on healthy containers and the deploy lock given back; the "
+                 "host may be part-way through the deploy: run it again to finish it")
         result.result = "failed"
         reporter.annotate_error(result.error, title="Cancelled")
         return _finish(reporter, env, result, started, exit_code=128 + c.signum)

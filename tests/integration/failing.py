@@ -86,6 +86,21 @@ class FStack:
     def lock_argv(self, action: str) -> list[str]:
         return cli_argv(self.world, "lock", action, "--project-name", self.project)
 
+    def action_env(self, tag: str, files: Path, **inputs: str) -> dict[str, str]:
+        """The environment the runner gives the Action for this stack (`python entrypoint.py`
+        in the compose file's folder): INPUT_* and the GITHUB_* it reads; files: where
+        GITHUB_OUTPUT and GITHUB_STEP_SUMMARY go."""
+        w = self.world
+        env = cli_env(GITHUB_WORKSPACE=str(self.compose.parent), GITHUB_REPOSITORY="acme/shop",
+                      GITHUB_RUN_ID="77", GITHUB_OUTPUT=str(files / "out"),
+                      GITHUB_STEP_SUMMARY=str(files / "summary"))
+        given = {"host": w.host, "port": str(w.port), "user": w.user,
+                 "ssh-key": w.client_key.read_text(), "known-hosts": w.known_hosts.read_text(),
+                 "tag": tag, "services": self.app, "compose-file": self.compose.name,
+                 "project-name": self.project, "keep-images": "0", **inputs}
+        env.update({f"INPUT_{k.upper()}": v for k, v in given.items()})
+        return env
+
     def served(self) -> dict[str, str]:
         """service -> image of the project's running containers."""
         out = {}
@@ -333,6 +348,9 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+ENTRYPOINT = [sys.executable, str(REPO_ROOT / "entrypoint.py")]
+
+
 def run_cli(argv: list[str], input: str | None = None, env: dict | None = None,
             timeout: float = 180) -> subprocess.CompletedProcess:
     p = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
@@ -345,10 +363,11 @@ class CliDeploy:
     """A `bluegreen deploy` running in the background; its output is read line by line, so
     a test can act when the deploy reaches a given point."""
 
-    def __init__(self, argv: list[str], env: dict | None = None, input: str | None = None):
+    def __init__(self, argv: list[str], env: dict | None = None, input: str | None = None,
+                 cwd: Path = REPO_ROOT):
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env or cli_env(),
-                                     cwd=REPO_ROOT)
+                                     cwd=cwd)
         if input is not None:
             self.proc.stdin.write(input)
         self.proc.stdin.close()

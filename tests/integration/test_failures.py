@@ -8,7 +8,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,9 +18,10 @@ import docker.errors
 import pytest
 import yaml
 
-from testworld.common import REPO_ROOT, wait_for
+from testworld.common import wait_for
 
 from .failing import (
+    ENTRYPOINT,
     CliDeploy,
     FStack,
     Load,
@@ -399,17 +399,12 @@ def test_secrets_are_never_in_argv_and_never_left_on_disk(world, stacks, tmp_pat
     secrets = [world.auth_password, key] + [line for line in key.splitlines()
                                             if "PRIVATE KEY" not in line]
     tmp = Path(tempfile.mkdtemp(prefix="bgs-", dir="/tmp"))      # short: ssh socket paths
-    env = cli_env(TMPDIR=str(tmp), GITHUB_WORKSPACE=str(stack.compose.parent),
-                  GITHUB_REPOSITORY="acme/shop", GITHUB_RUN_ID="77",
-                  GITHUB_OUTPUT=str(tmp_path / "out"), GITHUB_STEP_SUMMARY=str(tmp_path / "sum"))
-    env.update({f"INPUT_{k.upper()}": v for k, v in {
-        "host": world.host, "port": str(world.port), "user": world.user, "ssh-key": key,
-        "known-hosts": world.known_hosts.read_text(), "tag": "v1", "services": stack.app,
-        "compose-file": "compose.yaml", "project-name": stack.project,
-        "registry": world.auth_registry, "registry-username": world.auth_user,
-        "registry-password": world.auth_password, "keep-images": "0"}.items()})
+    env = stack.action_env("v1", tmp_path, registry=world.auth_registry,
+                           **{"registry-username": world.auth_user,
+                              "registry-password": world.auth_password})
+    env["TMPDIR"] = str(tmp)
     try:
-        action = subprocess.Popen([sys.executable, str(REPO_ROOT / "entrypoint.py")], env=env,
+        action = subprocess.Popen(ENTRYPOINT, env=env,
                                   cwd=stack.compose.parent, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
         scan = ProcScanner(secrets, action.pid)

@@ -16,6 +16,7 @@ import pytest
 from bluegreen_action.lock import DeployLock, Holder
 
 from .failing import (
+    ENTRYPOINT,
     CliDeploy,
     Load,
     RouteWatch,
@@ -66,11 +67,17 @@ def test_a_second_deploy_waits_and_a_third_gives_up_naming_the_holder(world, sta
     assert run_cli(stack.lock_argv("status")).returncode == 0
 
 
-def test_sigterm_gives_the_lock_back_and_leaves_traffic_on_a_healthy_colour(world, stack):
+@pytest.mark.parametrize("front_door", ["cli", "action"])
+def test_sigterm_gives_the_lock_back_and_leaves_traffic_on_a_healthy_colour(world, stack, front_door,
+                                                                           tmp_path):
     tmp = Path(tempfile.mkdtemp(prefix="bgt-", dir="/tmp"))    # short: ssh's socket paths
+    if front_door == "cli":
+        argv, env = stack.deploy_argv("v2"), cli_env(TMPDIR=str(tmp))
+    else:
+        argv, env = ENTRYPOINT, {**stack.action_env("v2", tmp_path), "TMPDIR": str(tmp)}
     try:
         with Load(stack.url) as load, RouteWatch(stack) as watch:
-            run = CliDeploy(stack.deploy_argv("v2"), env=cli_env(TMPDIR=str(tmp)))
+            run = CliDeploy(argv, env=env, cwd=stack.compose.parent)
             run.wait_for_line(f"recreated {stack.app}-blue")    # blue boots, green serves
             run.signal(signal.SIGTERM)
             t0 = time.monotonic()
