@@ -19,8 +19,9 @@ from .plan import HostFacts, Plan, Step
 from .proxy import open_router
 from .remote_docker import ContainerState, RemoteDocker
 from .report import Reporter
-from .router import AppTopology, Router
+from .router import Router
 from .ssh import SshSession, SshTarget
+from .stack import read_stack
 from .strategies import ROLLING, changed_images, plan_for, recovery_plan, served_before
 from .waits import wait_until_drained, wait_until_healthy
 
@@ -171,38 +172,18 @@ class Deployment:
             raise InputError(f"tag {o.tag!r} is not a valid image tag",
                              hint="use letters, digits, '_', '.' and '-' (at most 128, not "
                                   "starting with '.' or '-'), e.g. v1.2.3 or the commit SHA")
-        compose = ComposeFile.load(o.compose_file)
-        for app in o.apps:
-            compose.require_colors(app)
-        self.colour_services = [service_name(a, c) for a in o.apps for c in Color]
+        stack = read_stack(o.compose_file, o.apps, o.project_name, o.repo_name, o.proxy_service)
+        compose = stack.compose
+        self.colour_services = stack.colour_services
         new = compose.retag(self.colour_services, o.tag).new_images
-        self.result.project = o.project_name or compose.project_name(o.repo_name)
-        self.proxy_service = self._proxy_service(compose)
-        self.topology = [AppTopology(
-            a, {c: frozenset({service_name(a, c), compose.container_name(service_name(a, c))} - {None})
-                for c in Color},
-            {c: compose.container_name(service_name(a, c)) or service_name(a, c) for c in Color})
-            for a in o.apps]
+        self.result.project = stack.project
+        self.proxy_service = stack.proxy_service
+        self.topology = list(stack.topology)
         for svc in self.colour_services:
             self._warn_slow_healthcheck(compose, svc)
         self.r.info(f"project {self.result.project}, services "
                     f"{', '.join(self.colour_services)}, proxy {self.proxy_service}")
         return compose, new
-
-    def _proxy_service(self, compose: ComposeFile) -> str:
-        if self.o.proxy_service:
-            if self.o.proxy_service not in compose.services:
-                raise ComposeFileError(
-                    f"proxy service `{self.o.proxy_service}` is not in {compose.path}",
-                    hint=f"set proxy-service to one of: {', '.join(compose.services)}")
-            return self.o.proxy_service
-        found = compose.proxy_candidates(list(self.o.apps))
-        if len(found) != 1:
-            raise ComposeFileError(
-                f"cannot tell which service is the reverse proxy in {compose.path} "
-                f"({'candidates: ' + ', '.join(found) if found else 'no Caddy or HAProxy service'})",
-                hint="set proxy-service (--proxy-service) to the Caddy or HAProxy service")
-        return found[0]
 
     def _warn_slow_healthcheck(self, compose: ComposeFile, svc: str) -> None:
         hc = compose.services[svc].get("healthcheck") or {}
