@@ -211,7 +211,8 @@ def _after_deploy(d: Deployment, docker, error, run: HostRun, origin: Origin, ke
         return
     repos = {ImageRef.parse(new).name for _old, new in res.images.values()}
     kept = keep_tags(deployed_tags(run.history), keep, current=[d.o.tag])
-    plan, removed = apply_retention(docker.client, repos, kept, log=d.r.info)
+    # an image Docker refuses to remove (used, or tagged elsewhere) is kept: a detail
+    plan, removed = apply_retention(docker.client, repos, kept, log=d.r.detail)
     run.retention = (f"kept {', '.join(plan.kept) or 'nothing'}"
                      + (f"; removed {', '.join(removed)}" if removed else ""))
     d.r.info(f"image retention (keep {keep} tags: {', '.join(kept)}): "
