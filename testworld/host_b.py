@@ -35,12 +35,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 from .common import log, pid_alive, run, spawn_detached, state_dir, stop_pid, wait_for
 from .sshd import DEPLOY_USER, HOST, _keygen, _write_if_changed
+from .sshd import answers as ssh_banner
 from .sshd import paths as sshd_a_paths
 
 PORT = 2223
@@ -213,12 +213,7 @@ def _sshd_config(p: dict[str, Path]) -> str:
 
 
 def sshd_answers() -> bool:
-    try:
-        with socket.create_connection((HOST, PORT), timeout=1) as s:
-            s.settimeout(2)
-            return s.recv(64).startswith(b"SSH-")
-    except OSError:
-        return False
+    return ssh_banner(HOST, PORT)
 
 
 def ensure_sshd() -> dict[str, Path]:

@@ -107,10 +107,10 @@ def _ssh_config(p: dict[str, Path]) -> str:
     ]) + "\n"
 
 
-def answers() -> bool:
-    """True if an SSH server sends its banner on HOST:PORT."""
+def answers(host: str = HOST, port: int = PORT) -> bool:
+    """True if an SSH server sends its banner on host:port."""
     try:
-        with socket.create_connection((HOST, PORT), timeout=1) as s:
+        with socket.create_connection((host, port), timeout=1) as s:
             s.settimeout(2)
             return s.recv(64).startswith(b"SSH-")
     except OSError:
