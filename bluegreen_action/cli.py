@@ -18,6 +18,7 @@ from .fleet import deploy_fleet
 from .fleet_cli import (
     add_commands,
     add_host_args,
+    add_stack_args,
     front_door_origin,
     history_command,
     print_fleet,
@@ -67,14 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("deploy", help="deploy a tag: replace blue, then green, with no downtime")
     add_host_args(d)
     d.add_argument("--tag", required=True, help="the image tag to deploy, e.g. v1.2.3")
-    d.add_argument("--services", required=True,
-                   help="app names, comma separated; `app` means services app-blue and app-green")
-    d.add_argument("--compose-file", type=Path, default=Path("compose.yaml"))
-    d.add_argument("--project-name", help="compose project (default: the file's `name:`, else "
-                   "the repository's, else the compose file's folder name)")
-    d.add_argument("--repo-name", help="the repository's name (the Action passes it)")
-    d.add_argument("--proxy-service", help="the Caddy/HAProxy service (found when there is one)")
-    d.add_argument("--proxy-kind", choices=["caddy", "haproxy"], help="default: detected")
+    add_stack_args(d)
     d.add_argument("--health-timeout", default="120", help="seconds a colour may take to become healthy")
     d.add_argument("--drain-timeout", default="30", help="seconds in-flight requests may take to finish")
     d.add_argument("--health-path", default="/", help="path probed from the proxy (default /)")

@@ -71,7 +71,7 @@ def add_commands(sub) -> None:
                     "idle colour: switch the proxy back to it, in one change, with no container "
                     "started. Prints which tag serves now. Run it again to switch forward.")
     add_host_args(r)
-    _stack_args(r)
+    add_stack_args(r)
     r.add_argument("--health-path", default="/", help="path probed through the proxy before "
                    "the switch (default /)")
     r.add_argument("--lock-timeout", default="60",
@@ -81,7 +81,7 @@ def add_commands(sub) -> None:
 
     s = sub.add_parser("status", help="colours, tags, health, routes, lock and last deploy, per host")
     add_host_args(s)
-    _stack_args(s)
+    add_stack_args(s)
     s.add_argument("--health-path", default="/", help="path probed through the proxy (default /)")
     s.add_argument("--json", action="store_true", help="JSON instead of text")
 
@@ -95,7 +95,8 @@ def add_commands(sub) -> None:
     h.add_argument("--json", action="store_true", help="JSON lines instead of a table")
 
 
-def _stack_args(p: argparse.ArgumentParser) -> None:
+def add_stack_args(p: argparse.ArgumentParser) -> None:
+    """The options that say which stack: the same for deploy, rollback and status."""
     p.add_argument("--services", required=True,
                    help="app names, comma separated; `app` means services app-blue and app-green")
     p.add_argument("--compose-file", type=Path, default=Path("compose.yaml"))
