@@ -135,7 +135,9 @@ class CaddyRouter:
     def _with_flags(self, config: dict) -> dict:
         self._locate(config)
         for a in self._apps:
-            config = cc.with_flag_routing(config, self._handlers[a.app], self._dials[a.app], a.app)
+            if not cc.has_flag_routing(config, a.app):   # an app added since: only its routes
+                config = cc.with_flag_routing(config, self._handlers[a.app], self._dials[a.app],
+                                              a.app)
         return config
 
     def _with_upstreams(self, config: dict, ordered: list[Color]) -> dict:

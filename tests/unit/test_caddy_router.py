@@ -209,3 +209,18 @@ def test_flag_routes_are_not_mistaken_for_another_apps():
     from bluegreen_action.caddy_config import has_flag_routing
     config = json.loads((FIX / "flags.json").read_text())
     assert has_flag_routing(config, "shop") and not has_flag_routing(config, "web")
+
+
+def test_an_app_added_later_gets_its_routes_without_wrapping_the_first_again(tmp_path):
+    admin = FakeCaddyAdmin(json.loads((FIX / "two-apps.json").read_text()))
+    first = CaddyRouter(admin.client(), [topology("web")], FakeClock(), run=real_shell(tmp_path))
+    first.load()
+    first.route_to({G})
+    installed = json.dumps(admin.config).count('"handler": "subroute"')
+    both = CaddyRouter(admin.client(), [topology("web"), topology("api")], FakeClock(),
+                       run=real_shell(tmp_path))
+    both.load()
+    both.route_to({B})
+    assert both.routed() == {"web": {B}, "api": {B}} and admin.writes == 2
+    # api's one handler became one subroute; web's were not wrapped a second time
+    assert json.dumps(admin.config).count('"handler": "subroute"') == installed + 1
