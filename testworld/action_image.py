@@ -29,11 +29,10 @@ import time
 from pathlib import Path
 
 from .common import REPO_ROOT, local_env, log, run, state_dir
-from .images import HASH_LABEL, _umount_under, cache_dir, debian_mirror, image_id, image_label
+from .images import HASH_LABEL, cache_dir, debootstrap_image, image_id, image_label
 
 TRIXIE_PYTHON = "local/debian:trixie-python"
 ACTION_IMAGE = "local/bluegreen-action:test"
-PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # What the Dockerfile's build copies from the repository (the rest is in .dockerignore).
 SOURCES = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "entrypoint.py",
            "bluegreen_action")
@@ -41,30 +40,9 @@ SOURCES = ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md", "entryp
 
 def ensure_trixie_python() -> str:
     """Debian 13 minbase + python3 + python3-venv as a local image (~1 min, once)."""
-    if image_id(TRIXIE_PYTHON):
-        return TRIXIE_PYTHON
-    tarball = cache_dir() / "debian-trixie-python.tar"
-    if not tarball.exists():
-        root = state_dir() / "tmp" / "debootstrap-trixie"
-        if root.exists():
-            _umount_under(root)
-            shutil.rmtree(root)
-        root.parent.mkdir(exist_ok=True)
-        mirror = debian_mirror()
-        log(f"debootstrap trixie from {mirror} (about a minute, once per machine)")
-        run(["debootstrap", "--variant=minbase",
-             "--include=python3,python3-venv,ca-certificates", "trixie", root, mirror],
-            timeout=900)
-        _umount_under(root)
-        for deb in (root / "var/cache/apt/archives").glob("*.deb"):
-            deb.unlink()
-        run(["tar", "-C", root, "-cf", f"{tarball}.part", "."], timeout=300)
-        os.replace(f"{tarball}.part", tarball)
-        shutil.rmtree(root)
-    log(f"docker import {TRIXIE_PYTHON}")
-    run(["docker", "import", "--change", f"ENV {PATH_ENV}", "--change", 'CMD ["python3"]',
-         tarball, TRIXIE_PYTHON], timeout=300)
-    return TRIXIE_PYTHON
+    return debootstrap_image(TRIXIE_PYTHON, "trixie", "python3,python3-venv,ca-certificates",
+                             "python3", cache_dir() / "debian-trixie-python.tar",
+                             "debootstrap-trixie")
 
 
 def _python_of(image: str) -> str:

@@ -85,28 +85,36 @@ def _umount_under(root: Path) -> None:
 
 
 def ensure_debian() -> None:
-    if image_id(DEBIAN):
-        return
-    tarball = cache_dir() / "debian-bookworm-minbase.tar"
+    debootstrap_image(DEBIAN, "bookworm", "python3,curl,ca-certificates", "bash",
+                      cache_dir() / "debian-bookworm-minbase.tar", "debootstrap")
+
+
+def debootstrap_image(ref: str, suite: str, include: str, cmd: str, tarball: Path,
+                      workdir: str) -> str:
+    """A Debian minbase of `suite` with `include`, imported as image `ref` (the root tarball
+    is cached, so a pruned image comes back in seconds); about a minute, once per machine."""
+    if image_id(ref):
+        return ref
     if not tarball.exists():
-        root = state_dir() / "tmp" / "debootstrap"
+        root = state_dir() / "tmp" / workdir
         if root.exists():
             _umount_under(root)
             shutil.rmtree(root)
         root.parent.mkdir(exist_ok=True)
         mirror = debian_mirror()
-        log(f"debootstrap bookworm from {mirror} (about a minute, once per machine)")
-        run(["debootstrap", "--variant=minbase", "--include=python3,curl,ca-certificates",
-             "bookworm", root, mirror], timeout=900)
+        log(f"debootstrap {suite} from {mirror} (about a minute, once per machine)")
+        run(["debootstrap", "--variant=minbase", f"--include={include}", suite, root, mirror],
+            timeout=900)
         _umount_under(root)
         for deb in (root / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
         run(["tar", "-C", root, "-cf", f"{tarball}.part", "."], timeout=300)
         os.replace(f"{tarball}.part", tarball)
         shutil.rmtree(root)
-    log(f"docker import {DEBIAN}")
-    run(["docker", "import", "--change", f"ENV {PATH_ENV}", "--change", 'CMD ["bash"]',
-         tarball, DEBIAN], timeout=300)
+    log(f"docker import {ref}")
+    run(["docker", "import", "--change", f"ENV {PATH_ENV}", "--change", f'CMD ["{cmd}"]',
+         tarball, ref], timeout=300)
+    return ref
 
 
 # --- Caddy binary -------------------------------------------------------------------------
