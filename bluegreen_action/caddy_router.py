@@ -21,7 +21,7 @@ import httpx
 from . import caddy_config as cc
 from .clock import Clock
 from .colors import Color
-from .errors import ProxyError
+from .errors import ProxyError, ProxyNotAnswering
 from .exec_transport import Exec
 from .router import AppTopology
 
@@ -61,7 +61,7 @@ class CaddyRouter:
         try:
             r = self._admin.request(method, path, **kw)
         except httpx.HTTPError as e:
-            raise ProxyError(f"Caddy's admin API did not answer ({method} {path})", evidence=str(e),
+            raise ProxyNotAnswering(f"Caddy's admin API did not answer ({method} {path})", evidence=str(e),
                              hint="the admin API must listen on localhost:2019 inside the proxy "
                                   "container (Caddy's default); do not set `admin off`") from None
         return r

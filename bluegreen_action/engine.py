@@ -23,7 +23,7 @@ from .router import Router
 from .ssh import SshSession, SshTarget
 from .stack import read_stack
 from .strategies import ROLLING, changed_images, plan_for, recovery_plan, served_before
-from .waits import wait_until_drained, wait_until_healthy
+from .waits import PROXY_GRACE, wait_until_drained, wait_until_healthy
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,7 @@ class Deployment:
             proxy = docker.project_containers().get(self.proxy_service)
             if proxy and proxy.running:   # so health is also probed from the proxy's side
                 self.router = open_router(docker, proxy, self.topology, self.clock,
-                                          o.proxy_kind, log=self.r.info)
+                                          o.proxy_kind, log=self.r.info, wait=PROXY_GRACE)
         elif step.action == "route":
             router.route_to(set(step.colors))
             self.r.info(f"traffic → {' + '.join(c.value for c in Color if c in step.colors)}")

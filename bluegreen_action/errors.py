@@ -50,6 +50,10 @@ class ProxyError(BluegreenError):
     exit_code = 4
 
 
+class ProxyNotAnswering(ProxyError):
+    """The proxy's admin interface refused or did not answer: misconfigured, or just started."""
+
+
 class LockError(BluegreenError):
     exit_code = 5
 

@@ -25,7 +25,7 @@ import httpx
 
 from .clock import Clock
 from .colors import Color
-from .errors import ProxyError
+from .errors import ProxyError, ProxyNotAnswering
 from .exec_transport import Exec
 from .router import AppTopology
 
@@ -317,7 +317,7 @@ def connect_runtime_api(run: Exec, config_path: str | None = None) -> RuntimeApi
     if not sockets:
         raise ProxyError(f"HAProxy's config ({path}) has no `stats socket`: bluegreen switches "
                          "traffic through the runtime API", hint=SOCKET_HINT)
-    tried = []
+    tried, answered = [], False
     for sock in sockets:
         for tool in TOOLS[sock.kind]:
             if tool not in tools:
@@ -330,9 +330,11 @@ def connect_runtime_api(run: Exec, config_path: str | None = None) -> RuntimeApi
                 continue
             if level in ("operator", "user"):
                 tried.append(f"{sock}: level {level}, not admin")
+                answered = True
                 continue
             return api
-    raise ProxyError(
+    # no tool, or a socket at the wrong level, is a config error; no answer may be a start-up
+    raise (ProxyNotAnswering if tried and not answered else ProxyError)(
         "cannot reach HAProxy's runtime API from inside the proxy container",
         evidence=f"stats sockets in {path}: {', '.join(map(str, sockets))}; tools in the "
                  f"container: {', '.join(sorted(tools)) or 'none'}"

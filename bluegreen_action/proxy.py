@@ -7,13 +7,14 @@ import httpx
 from .caddy_router import CaddyRouter, parse_caddy_version
 from .clock import Clock
 from .colors import Color, service_name
-from .errors import ProxyError
+from .errors import ProxyError, ProxyNotAnswering
 from .exec_transport import ContainerExecTransport, ContainerShell, docker_exec
 from .haproxy_router import HAProxyRouter, connect_runtime_api
 from .remote_docker import PROJECT_LABEL, SERVICE_LABEL, ContainerState, RemoteDocker
 from .router import AppTopology, Router
 
 CADDY_ADMIN = "http://localhost:2019"
+POLL = 0.1
 
 
 def detect_kind(container) -> str | None:
@@ -57,9 +58,37 @@ class ProxyShell:
 
 
 def open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopology],
-                clock: Clock, kind: str | None = None, log=lambda msg: None) -> Router:
+                clock: Clock, kind: str | None = None, log=lambda msg: None,
+                wait: float = 0.0) -> Router:
+    """The router of the proxy in `proxy`. A proxy that was just started may not answer yet
+    (its admin API or stats socket comes up after the container): given `wait`, retry that
+    for up to `wait` seconds; any other error is raised at once."""
+    deadline, said = clock.now() + wait, False
+    while True:
+        try:
+            return _open_router(docker, proxy, apps, clock, kind, log)
+        except ProxyNotAnswering as e:
+            if clock.now() >= deadline:
+                raise
+            if not said:
+                log(f"waiting up to {wait:g}s for the proxy to answer: {e.message}")
+                said = True
+            clock.sleep(POLL)
+
+
+def _open_router(docker: RemoteDocker, proxy: ContainerState, apps: list[AppTopology],
+                 clock: Clock, kind: str | None, log) -> Router:
     container = docker.container(proxy.name)
     run = ProxyShell(docker, proxy.name)
+    try:
+        return _router_over(run, docker, container, proxy, apps, clock, kind, log)
+    except BaseException:
+        run.close()
+        raise
+
+
+def _router_over(run: ProxyShell, docker: RemoteDocker, container, proxy: ContainerState,
+                 apps: list[AppTopology], clock: Clock, kind: str | None, log) -> Router:
     kind = kind or detect_kind(container)
     if kind is None:
         code, out, _ = run(["caddy", "version"])

@@ -120,3 +120,32 @@ def test_several_apps_switch_together(world, tmp_path):
         assert result.routed == {"api": ["blue", "green"], "web": ["blue", "green"]}
     finally:
         world.compose(compose.parent, "down", "-v", "-t", "1", project=project, check=False)
+
+
+SLOW_START = {   # the proxy's own command, started 2 s after its container
+    "haproxy": 'sleep 2; exec haproxy -W -db -f /usr/local/etc/haproxy/haproxy.cfg',
+    "article": 'sleep 2; exec caddy run --config /etc/caddy/Caddyfile --adapter caddyfile',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(SLOW_START))
+def test_a_first_deploy_waits_for_a_proxy_that_answers_late(world, tmp_path, kind):
+    """`compose up` returns when the proxy's container runs, not when its admin API or
+    stats socket listens: the first deploy waits for that instead of failing."""
+    port = next_port()
+    app, project = f"s{port}", f"slow{port}"
+    compose = world.render_stack(kind, tmp_path / app, app=app, port=port, tag="v1")
+    proxy = f"{app}-{'haproxy' if kind == 'haproxy' else 'caddy'}:\n"
+    text = compose.read_text()
+    assert proxy in text
+    compose.write_text(text.replace(proxy, proxy + f"    entrypoint: [\"sh\", \"-c\", "
+                                                   f"\"{SLOW_START[kind]}\"]\n", 1))
+    try:
+        result = deploy(world, compose, "v1", project, apps=(app,))
+        assert result.result == "success", result.log
+        assert "waiting up to 30s for the proxy to answer" in result.log
+        report = LoadGenerator(f"http://127.0.0.1:{port}/", concurrency=2, rate=50,
+                               duration=1).start().wait()
+        assert report["failed"] == 0 and report["ok"] > 20, report
+    finally:
+        world.compose(compose.parent, "down", "-v", "-t", "1", project=project, check=False)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bluegreen_action.colors import Color
-from bluegreen_action.errors import ProxyError
+from bluegreen_action.errors import ProxyError, ProxyNotAnswering
 from bluegreen_action.haproxy_router import (
     DISCOVER,
     HAProxyRouter,
@@ -241,6 +241,15 @@ def test_connect_skips_sockets_that_do_not_answer_or_are_not_admin():
     with pytest.raises(ProxyError) as e:
         connect_runtime_api(run)
     assert "level user" in e.value.evidence and "level admin" in e.value.hint
+    assert not isinstance(e.value, ProxyNotAnswering)   # a config error: not worth waiting on
+
+
+def test_connect_to_sockets_that_refuse_says_the_proxy_does_not_answer_yet():
+    run = FakeExec([discovery(CONFIG, ["bash", "perl"]),
+                    (lambda a: True, (1, b"", b"connect: Connection refused\n"))])
+    with pytest.raises(ProxyNotAnswering, match="cannot reach") as e:
+        connect_runtime_api(run)
+    assert e.value.evidence.count("Connection refused") >= 2
 
 
 def test_connect_without_a_stats_socket_says_what_to_add():
@@ -256,6 +265,7 @@ def test_connect_with_only_a_unix_socket_and_bash_explains():
     with pytest.raises(ProxyError, match="cannot reach") as e:
         connect_runtime_api(run)
     assert "tools in the container: bash" in e.value.evidence
+    assert not isinstance(e.value, ProxyNotAnswering)
 
 
 # -- the router against a fake HAProxy -----------------------------------------------------------
