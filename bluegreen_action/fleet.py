@@ -18,7 +18,7 @@ from .errors import BluegreenError, InputError
 from .history import HistoryEntry, HistoryStore, Origin, deployed_tags, make_entry
 from .image_ref import ImageRef
 from .report import Phase, Reporter
-from .retention import apply_retention, keep_tags
+from .retention import apply_retention, keep_tags, kept_for_other_projects, live_projects
 from .rollback import HostCommandOptions, Rollback
 from .ssh import SshTarget
 
@@ -203,17 +203,27 @@ def _after_deploy(d: Deployment, docker, error, run: HostRun, origin: Origin, ke
         new_tag=d.o.tag, old_tag=res.previous_tag, origin=origin, strategy=d.o.strategy,
         seconds=time.monotonic() - started, error=error.message if error else "",
         images={s: new for s, (_old, new) in res.images.items()} if error is None else {})
+    store = HistoryStore(docker.client, res.project)
     try:
-        run.history = HistoryStore(docker.client, res.project).append(entry)
+        run.history = store.append(entry)
     except Exception as e:   # noqa: BLE001 - the deploy's outcome stands
         d.r.warning(f"could not write the deploy history: {type(e).__name__}: {e}")
     if outcome != "success" or keep <= 0:
         return
     repos = {ImageRef.parse(new).name for _old, new in res.images.values()}
     kept = keep_tags(deployed_tags(run.history), keep, current=[d.o.tag])
+    try:
+        others = kept_for_other_projects(store.read_all(), live_projects(docker.client), repos,
+                                         keep, own=res.project)
+    except Exception as e:   # noqa: BLE001 - without them, removing nothing is the safe side
+        d.r.warning(f"image retention skipped: could not read the other projects' history: "
+                    f"{type(e).__name__}: {e}")
+        return
+    also = [t for t in others if t not in kept]
     # an image Docker refuses to remove (used, or tagged elsewhere) is kept: a detail
-    plan, removed = apply_retention(docker.client, repos, kept, log=d.r.detail)
+    plan, removed = apply_retention(docker.client, repos, kept + tuple(also), log=d.r.detail)
     run.retention = (f"kept {', '.join(plan.kept) or 'nothing'}"
                      + (f"; removed {', '.join(removed)}" if removed else ""))
-    d.r.info(f"image retention (keep {keep} tags: {', '.join(kept)}): "
+    for_others = "".join(f"; {t} for {', '.join(others[t])}" for t in also)
+    d.r.info(f"image retention (keep {keep} tags: {', '.join(kept)}{for_others}): "
              + (f"removed {', '.join(removed)}" if removed else "nothing to remove"))

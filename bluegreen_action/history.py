@@ -175,6 +175,17 @@ class HistoryStore:
             c.put_archive(MOUNT, _tar(self.file_name, render_lines(entries).encode()))
         return entries
 
+    def read_all(self) -> dict[str, list[HistoryEntry]]:
+        """Every project's history on the host, by project name."""
+        try:
+            self.client.volumes.get(VOLUME)
+        except docker.errors.NotFound:
+            return {}
+        with self._helper(read_only=True) as c:
+            files = _read_dir(c, MOUNT)
+        return {name.removesuffix(".jsonl"): parse_lines(text)
+                for name, text in files.items() if name.endswith(".jsonl")}
+
     def _image(self) -> str:
         if self._helper_image:
             return self._helper_image
@@ -223,6 +234,21 @@ def _read_file(container, path: str) -> str:
         member = next((m for m in tf.getmembers() if m.isfile()), None)
         f = tf.extractfile(member) if member else None
         return f.read().decode(errors="replace") if f else ""
+
+
+def _read_dir(container, path: str) -> dict[str, str]:
+    """The files directly in `path`, by name."""
+    try:
+        stream, _ = container.get_archive(path + "/.")
+    except docker.errors.NotFound:
+        return {}
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tf:
+        for m in tf.getmembers():
+            name = m.name.removeprefix("./")
+            if m.isfile() and "/" not in name and (f := tf.extractfile(m)) is not None:
+                files[name] = f.read().decode(errors="replace")
+    return files
 
 
 def _tar(name: str, data: bytes) -> bytes:

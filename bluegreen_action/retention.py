@@ -1,19 +1,22 @@
 """Image retention: keep the images of the last N deployed tags on the host, so a rollback
 (or a redeploy of the previous tag) needs no pull, and remove the older images of the
 app's repositories so the disk does not fill up. An image that any container uses (running
-or stopped, of any project) is never removed.
+or stopped, of any project) is never removed, nor are the last N deployed tags of another
+project on the host that deploys the same repository (its rollback needs them).
 
 The selection is pure; `apply_retention` is the Docker adapter. Images of other
 repositories are never looked at.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import docker.errors
 
+from .history import HistoryEntry, deployed_tags
 from .image_ref import ImageRef
+from .remote_docker import PROJECT_LABEL
 
 DEFAULT_KEEP = 3
 
@@ -50,6 +53,22 @@ def keep_tags(deployed: list[str], keep: int, current: Iterable[str] = ()) -> tu
     tags = list(dict.fromkeys(list(current) + deployed))
     head = list(dict.fromkeys(deployed))[:keep]
     return tuple(t for t in tags if t in head or t in current)
+
+
+def kept_for_other_projects(histories: Mapping[str, list[HistoryEntry]], live: set[str],
+                            repositories: set[str], keep: int, own: str) -> dict[str, list[str]]:
+    """tag -> projects: the newest `keep` deployed tags of every other project that still
+    runs on the host and deploys one of these repositories (two stages of one app on one
+    server, say), so that retention here never removes what a rollback there needs."""
+    kept: dict[str, list[str]] = {}
+    for project, entries in sorted(histories.items()):
+        uses = any(ImageRef.parse(ref).name in repositories
+                   for e in entries for ref in e.images.values())
+        if project == own or project not in live or not uses:
+            continue
+        for tag in deployed_tags(entries)[:keep]:
+            kept.setdefault(tag, []).append(project)
+    return kept
 
 
 def select(images: list[HostImage], repositories: set[str], keep: tuple[str, ...],
@@ -91,6 +110,13 @@ def host_images(client, repositories: set[str]) -> list[HostImage]:
         if any(d.split("@", 1)[0] in repositories for d in digests):
             found.setdefault(img.id, HostImage(img.id, (), digests))
     return list(found.values())
+
+
+def live_projects(client) -> set[str]:
+    """Compose projects with at least one container (running or not) on the host."""
+    return {(c.attrs.get("Labels") or {}).get(PROJECT_LABEL, "")
+            for c in client.containers.list(all=True, sparse=True,
+                                            filters={"label": PROJECT_LABEL})} - {""}
 
 
 def used_image_ids(client) -> set[str]:

@@ -48,3 +48,26 @@ def test_untagged_older_images_of_the_repository_go_unless_used():
 def test_describe():
     plan = select([img("a", "v1"), img("b", "v2")], REPOS, ("v2",), used_ids=set())
     assert plan.describe() == (f"image retention: removing {REPO}:v1; keeping {REPO}:v2")
+
+
+def test_other_live_projects_of_the_repository_keep_their_newest_tags():
+    from bluegreen_action.history import Origin, make_entry
+    from bluegreen_action.retention import kept_for_other_projects
+
+    def deployed(project, *changes, repo=REPO):
+        return [make_entry(action="deploy", project=project, host="a", result=result,
+                           new_tag=new, old_tag=old, origin=Origin("me"),
+                           images={"app-blue": f"{repo}:{new}"})
+                for old, new, result in changes]
+    histories = {
+        "staging": deployed("staging", (None, "v1", "success"), ("v1", "v5", "success")),
+        "prod": deployed("prod", (None, "v1", "success"), ("v1", "v2", "success"),
+                         ("v2", "v3", "rolled-back")),
+        "gone": deployed("gone", (None, "v0", "success")),            # no container left
+        "other": deployed("other", (None, "v7", "success"), repo="other/app"),
+    }
+    live = {"staging", "prod", "other", "unrelated"}
+    kept = kept_for_other_projects(histories, live, REPOS, keep=2, own="staging")
+    assert kept == {"v2": ["prod"], "v1": ["prod"]}        # v3 failed: not a rollback target
+    assert kept_for_other_projects(histories, live, REPOS, keep=1, own="prod") == {"v5": ["staging"]}
+    assert kept_for_other_projects({}, live, REPOS, keep=3, own="staging") == {}
