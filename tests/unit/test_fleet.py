@@ -6,7 +6,7 @@ import pytest
 from bluegreen_action.engine import DeployResult
 from bluegreen_action.errors import DeployError, InputError
 from bluegreen_action.fleet import HostSpec, parse_hosts, run_hosts, targets
-from bluegreen_action.history import Origin
+from bluegreen_action.history import Origin, make_entry
 from bluegreen_action.report import Reporter
 from bluegreen_action.ssh import SshTarget
 
@@ -111,16 +111,22 @@ class FakeStore:
         FakeStore.entries = FakeStore.entries + [entry]
         return FakeStore.entries
 
+    def read_all(self):
+        if isinstance(FakeStore.others, Exception):
+            raise FakeStore.others
+        return {"shop": FakeStore.entries, **FakeStore.others}
 
-def after(monkeypatch, result, error=None, keep=2, dry_run=False):
+
+def after(monkeypatch, result, error=None, keep=2, dry_run=False, others=None):
     import types
 
     from bluegreen_action import fleet
     from bluegreen_action.fleet import HostRun, _after_deploy
     from bluegreen_action.retention import RetentionPlan
-    FakeStore.entries = []
+    FakeStore.entries, FakeStore.others = [], others or {}
     calls = []
     monkeypatch.setattr(fleet, "HistoryStore", FakeStore)
+    monkeypatch.setattr(fleet, "live_projects", lambda client: {"shop", "prod"})
 
     def retention(client, repos, keep_tags, log):
         calls.append((repos, keep_tags))
@@ -150,6 +156,20 @@ def test_a_success_is_recorded_then_old_images_go(monkeypatch):
         "success", "v1", "v2", "blue-green", {"app-blue": "r/app:v2"})
     assert calls == [({"r/app"}, ("v2", "v1"))]
     assert "removed r/app:v0" in log and run.retention == "kept r/app:v2; removed r/app:v0"
+
+
+def test_retention_also_keeps_what_another_project_of_the_repository_rolls_back_to(monkeypatch):
+    prod = [make_entry(action="deploy", project="prod", host="a", result="success",
+                       new_tag="v0", old_tag=None, origin=Origin("me"),
+                       images={"app-blue": "r/app:v0"})]
+    run, calls, log = after(monkeypatch, deployed(), others={"prod": prod})
+    assert calls == [({"r/app"}, ("v2", "v1", "v0"))]
+    assert "(keep 2 tags: v2, v1; v0 for prod)" in log
+
+
+def test_retention_is_skipped_when_the_other_histories_cannot_be_read(monkeypatch):
+    run, calls, log = after(monkeypatch, deployed(), others=OSError("volume busy"))
+    assert calls == [] and run.history and "image retention skipped" in log
 
 
 def test_a_rolled_back_deploy_is_recorded_and_nothing_is_removed(monkeypatch):
