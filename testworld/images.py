@@ -59,8 +59,17 @@ def image_label(ref: str, label: str) -> str | None:
 
 # --- Debian base image --------------------------------------------------------------------
 
+DEBIAN_KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
+
+
 def debian_mirror() -> str:
-    """The machine's own Debian mirror, from its apt sources (never hard-coded)."""
+    """The machine's own Debian mirror, from its apt sources (never hard-coded); on a
+    machine that is not Debian (an Ubuntu CI runner), BLUEGREEN_DEBIAN_MIRROR names one."""
+    if os.environ.get("BLUEGREEN_DEBIAN_MIRROR"):
+        return os.environ["BLUEGREEN_DEBIAN_MIRROR"]
+    if not _is_debian():
+        raise RuntimeError("this machine is not Debian, so its apt sources name no Debian "
+                           "mirror: set BLUEGREEN_DEBIAN_MIRROR (e.g. http://deb.debian.org/debian)")
     uris = []
     for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
         for line in Path(path).read_text().splitlines():
@@ -75,6 +84,14 @@ def debian_mirror() -> str:
         if "security" not in uri and uri.startswith("http"):
             return uri
     raise RuntimeError("no Debian mirror found in /etc/apt/sources.list(.d)")
+
+
+def _is_debian() -> bool:
+    try:
+        release = Path("/etc/os-release").read_text()
+    except OSError:
+        return True     # cannot tell: try the apt sources
+    return any(line in ("ID=debian", 'ID="debian"') for line in release.splitlines())
 
 
 def _umount_under(root: Path) -> None:
@@ -103,8 +120,9 @@ def debootstrap_image(ref: str, suite: str, include: str, cmd: str, tarball: Pat
         root.parent.mkdir(exist_ok=True)
         mirror = debian_mirror()
         log(f"debootstrap {suite} from {mirror} (about a minute, once per machine)")
-        run(["debootstrap", "--variant=minbase", f"--include={include}", suite, root, mirror],
-            timeout=900)
+        keyring = [f"--keyring={DEBIAN_KEYRING}"] if DEBIAN_KEYRING.exists() else []
+        run(["debootstrap", "--variant=minbase", *keyring, f"--include={include}", suite, root,
+             mirror], timeout=900)
         _umount_under(root)
         for deb in (root / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
