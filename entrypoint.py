@@ -114,7 +114,8 @@ def _deploy(inputs: ActionInputs, env: dict[str, str], reporter: GitHubReporter,
                 health_timeout=inputs.health_timeout, drain_timeout=inputs.drain_timeout,
                 health_path=inputs.health_path, dry_run=inputs.dry_run,
                 lock_timeout=inputs.lock_timeout, break_lock=inputs.break_lock,
-                strategy=inputs.strategy, env=child)
+                strategy=inputs.strategy, pre_deploy=inputs.pre_deploy,
+                pre_deploy_timeout=inputs.pre_deploy_timeout, env=child)
             hosts = [dataclasses.replace(opts.target, host=h, port=p, user=u)
                      for h, p, u in inputs.hosts]
             fleet = run_action(inputs.command, opts, hosts, inputs.keep_images, env, reporter,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .image_ref import valid_tag
+from .plan import split_command
 
 # name -> default ("" = none). The order is the order problems are reported in.
 INPUTS: dict[str, str] = {
@@ -52,6 +53,8 @@ INPUTS: dict[str, str] = {
     "strategy": "rolling",
     "keep-images": "3",
     "command": "deploy",
+    "pre-deploy": "",
+    "pre-deploy-timeout": "600",
 }
 SECRET_INPUTS = ("ssh-key", "registry-password")
 
@@ -98,6 +101,8 @@ class ActionInputs:
     hosts: tuple[tuple[str, int, str], ...] = ()   # (host, port, user), the canary first
     strategy: str = "rolling"
     keep_images: int = 3
+    pre_deploy: tuple[str, ...] = ()
+    pre_deploy_timeout: float = 600.0
     command: str = "deploy"          # deploy | rollback
 
     @property
@@ -187,6 +192,8 @@ def read_inputs(env: Mapping[str, str], cwd: Path | None = None) -> ActionInputs
     dry_run = v.boolean("dry-run")
     lock_timeout = v.seconds("lock-timeout", allow_zero=True)
     break_lock = v.boolean("break-lock")
+    pre_deploy = v.command("pre-deploy")
+    pre_deploy_timeout = v.seconds("pre-deploy-timeout")
     repo = env.get("GITHUB_REPOSITORY", "")
     repo_name = repo.rsplit("/", 1)[-1] or None
 
@@ -209,7 +216,8 @@ def read_inputs(env: Mapping[str, str], cwd: Path | None = None) -> ActionInputs
         registry_username=reg_user, registry_password=reg_password, dry_run=dry_run,
         lock_timeout=lock_timeout, break_lock=break_lock,
         workspace=workspace, warnings=tuple(warnings), hosts=hosts, strategy=strategy,
-        keep_images=keep_images, command=command)
+        keep_images=keep_images, command=command, pre_deploy=pre_deploy,
+        pre_deploy_timeout=pre_deploy_timeout)
 
 
 class _Validator:
@@ -258,6 +266,14 @@ class _Validator:
                      f"seconds, e.g. `{INPUTS[name]}`, `90s` or `2m`")
             return float(INPUTS[name])
         return seconds
+
+    def command(self, name: str) -> tuple[str, ...]:
+        try:
+            return split_command(self.get(name))
+        except ValueError as e:
+            self.bad(name, f"cannot split it into words: {e}",
+                     "a command line, e.g. `./manage.py migrate` or `sh -c 'a && b'`")
+            return ()
 
     def whole_number(self, name: str) -> int:
         value = self.get(name)

@@ -27,6 +27,7 @@ from .fleet_cli import (
     targets_from_args,
 )
 from .lock import DeployLock
+from .plan import split_command
 from .remote_docker import RemoteDocker
 from .report import Reporter
 from .ssh import SshSession, SshTarget
@@ -79,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--keep-images", default="3", metavar="N",
                    help="keep the images of the last N deployed tags on each host, remove older "
                         "ones of the app's repositories (never one a container uses); 0: keep all")
+    d.add_argument("--pre-deploy", metavar="COMMAND",
+                   help="run COMMAND (e.g. './manage.py migrate') once in a one-off container "
+                        "of the app's new image before any traffic moves; if it fails, the "
+                        "deploy stops with nothing switched")
+    d.add_argument("--pre-deploy-timeout", default="600",
+                   help="seconds the --pre-deploy command may take (default 600)")
     d.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     d.add_argument("--lock-timeout", default="300", help="seconds to wait while another deploy "
                    "of the project holds the server's lock (0: fail at once; default 300)")
@@ -126,6 +133,11 @@ def options_from_args(a: argparse.Namespace, env: dict[str, str]) -> DeployOptio
     if (a.registry_username or a.registry_password_stdin) and not a.registry:
         raise InputError("--registry-username and --registry-password-stdin need --registry",
                          hint="name the registry to log in to, e.g. --registry ghcr.io")
+    try:
+        pre_deploy = split_command(a.pre_deploy or "")
+    except ValueError as e:
+        raise InputError(f"--pre-deploy: cannot split {a.pre_deploy!r} into words: {e}",
+                         hint="quote it as for a shell, e.g. --pre-deploy \"sh -c 'a && b'\"") from None
     return DeployOptions(
         target=target,
         compose_file=a.compose_file, apps=parse_services(a.services), tag=a.tag,
@@ -135,7 +147,8 @@ def options_from_args(a: argparse.Namespace, env: dict[str, str]) -> DeployOptio
         drain_timeout=parse_seconds("--drain-timeout", a.drain_timeout),
         health_path=a.health_path, dry_run=a.dry_run,
         lock_timeout=parse_seconds("--lock-timeout", a.lock_timeout, allow_zero=True),
-        break_lock=a.break_lock, strategy=a.strategy, env=env)
+        break_lock=a.break_lock, strategy=a.strategy, pre_deploy=pre_deploy,
+        pre_deploy_timeout=parse_seconds("--pre-deploy-timeout", a.pre_deploy_timeout), env=env)
 
 
 def keep_images(text: str) -> int:

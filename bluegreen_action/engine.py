@@ -4,6 +4,7 @@ on a healthy colour."""
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from .errors import BluegreenError, ComposeFileError, DeployError, InputError
 from .image_ref import ImageRef, valid_tag
 from .lock import DeployLock
 from .lock import me as lock_holder
-from .plan import HostFacts, Plan, Step
+from .plan import HostFacts, Plan, Step, with_pre_deploy
 from .proxy import open_router
 from .remote_docker import ContainerState, RemoteDocker
 from .report import Reporter
@@ -43,6 +44,8 @@ class DeployOptions:
     dry_run: bool = False
     lock_timeout: float = 300.0          # seconds to wait for another deploy's lock (lock.py)
     break_lock: bool = False             # remove the host's lock for the project first
+    pre_deploy: tuple[str, ...] = ()     # argv run in a one-off container before traffic moves
+    pre_deploy_timeout: float = 600.0
     env: Mapping[str, str] = field(default_factory=dict)   # for docker/compose child processes
 
 
@@ -216,6 +219,10 @@ class Deployment:
                                             if s not in containers and s not in self.colour_services),
                               routed=router.routed() if router else {})
             plan = plan_for(self.o.strategy, list(self.o.apps), facts, new)
+            if self.o.pre_deploy:
+                plan = with_pre_deploy(plan, self.colour_services[0], self.o.pre_deploy,
+                                       needs=tuple(s for s in facts.missing
+                                                   if s != self.proxy_service))
             self.result.images = changed_images(plan, list(self.o.apps), self.result.images)
             if (before := served_before(plan, list(self.o.apps))) and old.get(before):
                 self.result.previous_tag = ImageRef.parse(old[before]).tag
@@ -291,6 +298,12 @@ class Deployment:
             if proxy and proxy.running:   # so health is also probed from the proxy's side
                 self.router = open_router(docker, proxy, self.topology, self.clock,
                                           o.proxy_kind, log=self.r.info, wait=PROXY_GRACE)
+        elif step.action == "start-needs":   # a first deploy's database, before migrations
+            docker.compose(compose.set_images(images).text, "up", "-d", "--wait", "--wait-timeout",
+                           str(max(1, round(o.health_timeout))), "--quiet-pull", *step.services)
+            self.r.info(f"started {', '.join(step.services)}")
+        elif step.action == "pre-deploy":
+            self._pre_deploy(docker, compose.set_images(images).text, step)
         elif step.action == "route":
             router.route_to(set(step.colors))
             self.r.info(f"traffic → {' + '.join(c.value for c in Color if c in step.colors)}")
@@ -313,6 +326,32 @@ class Deployment:
         else:
             raise AssertionError(step.action)
 
+    def _pre_deploy(self, docker: RemoteDocker, compose_text: str, step: Step) -> None:
+        """The pre-deploy command in a one-off container of the service on its new image,
+        named so that a timeout or a cancel can remove it; its output goes to the log."""
+        name = f"bluegreen-pre-deploy-{self.result.project}-{os.getpid()}"
+        command = " ".join(step.command)
+        try:
+            out = docker.compose(compose_text, "run", "--rm", "--no-deps", "-T", "--name", name,
+                                 step.services[0], *step.command,
+                                 timeout=self.o.pre_deploy_timeout)
+        except DeployError as e:     # "`docker compose run ...` failed (exit N)"
+            exit_code = e.message.rsplit(" failed ", 1)[-1]
+            generic = "its output is above: fix the command (or what it needs) and deploy again"
+            raise DeployError(
+                f"the pre-deploy command `{command}` failed {exit_code}; no traffic was switched",
+                evidence=e.evidence,
+                hint=e.hint if e.hint != "see the compose output above" else generic) from None
+        except subprocess.TimeoutExpired:
+            raise DeployError(
+                f"the pre-deploy command `{command}` did not finish within "
+                f"{self.o.pre_deploy_timeout:g}s; it was stopped and no traffic was switched",
+                hint="raise pre-deploy-timeout if it needs longer") from None
+        finally:
+            docker.remove_container(name)     # gone already after --rm, unless interrupted
+        for line in out.splitlines():
+            self.r.info(f"| {line}")
+
     def _final_state(self, docker: RemoteDocker, router: Router | None) -> None:
         containers = docker.project_containers()
         self.result.final = {s: containers[s] for s in self.colour_services if s in containers}
@@ -321,20 +360,15 @@ class Deployment:
 
 
 def _phases(plan: Plan):
-    """Group steps into the phases a person follows: pull, replace blue, replace green..."""
-    if plan.steps and all(s.phase for s in plan.steps):   # the plan names its own phases
-        named: list[tuple[str, list[Step]]] = []
-        for s in plan.steps:
-            if named and named[-1][0] == s.phase:
-                named[-1][1].append(s)
-            else:
-                named.append((s.phase, [s]))
-        return named
-    if plan.first_deploy:
-        return [("First deploy: start the stack", list(plan.steps))]
+    """Group steps into the phases a person follows: pull, replace blue, replace green...
+    A step that names its phase (blue-green plans, the pre-deploy command) keeps it."""
     groups: list[tuple[str, list[Step]]] = []
     for s in plan.steps:
-        if s.action in ("pull", "up-missing"):
+        if s.phase:
+            name = s.phase
+        elif plan.first_deploy:
+            name = "First deploy: start the stack"
+        elif s.action in ("pull", "up-missing"):
             name = "Pull the new images"
         elif s.action == "route" and s.colors == frozenset(Color):
             name = "Route traffic to both colours"

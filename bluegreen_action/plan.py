@@ -2,18 +2,21 @@
 path (first deploy, half-done host, rollback) is tested without a server."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import shlex
+from dataclasses import dataclass, field, replace
 
 from .colors import Color, service_name
 
 
 @dataclass(frozen=True)
 class Step:
-    action: str      # pull | up-all | up-missing | route | drain | replace | await-healthy
+    action: str      # pull | up-all | up-missing | start-needs | pre-deploy | route | drain |
+    #                  replace | await-healthy
     color: Color | None = None
     colors: frozenset[Color] = frozenset()
     services: tuple[str, ...] = ()
     images: tuple[tuple[str, str], ...] = ()   # (service, image) for replace
+    command: tuple[str, ...] = ()    # argv for pre-deploy
     phase: str = ""                  # the phase it belongs to, when the plan names its phases
 
     def describe(self) -> str:
@@ -23,6 +26,11 @@ class Step:
             return "first deploy: bring the whole stack up"
         if self.action == "up-missing":
             return f"create the services not running yet: {', '.join(self.services)}"
+        if self.action == "start-needs":
+            return f"start {', '.join(self.services)} and wait until running (healthy if checked)"
+        if self.action == "pre-deploy":
+            return (f"run `{shlex.join(self.command)}` in a one-off {self.services[0]} container "
+                    "on the new image")
         if self.action == "route":
             return "route traffic to " + " + ".join(c.value for c in Color if c in self.colors)
         if self.action == "drain":
@@ -98,6 +106,30 @@ def make_plan(apps: list[str], facts: HostFacts, new_images: dict[str, str]) -> 
         steps.append(Step("up-missing", services=facts.missing))
     steps += swap_steps(apps, order, new_images)
     return Plan(tuple(steps), first_deploy=False, order=order)
+
+
+PRE_DEPLOY_PHASE = "Run the pre-deploy command"
+
+
+def split_command(text: str) -> tuple[str, ...]:
+    """A command line split into words as a POSIX shell splits them; no shell runs it, so
+    pipes or `&&` need `sh -c '...'`. ValueError on an unbalanced quote."""
+    return tuple(shlex.split(text))
+
+
+def with_pre_deploy(plan: Plan, service: str, command: tuple[str, ...],
+                    needs: tuple[str, ...] = ()) -> Plan:
+    """Run `command` (database migrations, say) once, in a one-off container of `service` on
+    its new image, after the pull and before any traffic moves: if it fails, nothing was
+    switched. A first deploy starts `needs` (the stack's other services, a database) first
+    and the app after the command."""
+    run = Step("pre-deploy", services=(service,), command=command, phase=PRE_DEPLOY_PHASE)
+    steps = list(plan.steps)
+    if plan.first_deploy:
+        head = [Step("start-needs", services=needs, phase=PRE_DEPLOY_PHASE)] if needs else []
+        return replace(plan, steps=tuple(head + [run] + steps))
+    at = next((i for i, s in enumerate(steps) if s.action not in ("pull", "up-missing")), len(steps))
+    return replace(plan, steps=tuple(steps[:at] + [run] + steps[at:]))
 
 
 def rollback_plan(apps: list[str], touched: list[Color], routed: set[Color],

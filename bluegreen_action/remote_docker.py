@@ -4,6 +4,7 @@ health, logs and exec."""
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from .errors import ConnectionError_, DeployError, InputError
 from .ssh import SshSession
 
 PROJECT_LABEL = "com.docker.compose.project"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
 SERVICE_LABEL = "com.docker.compose.service"
 
 
@@ -81,7 +83,7 @@ class RemoteDocker:
                 timeout: float = 900) -> str:
         argv = ["docker", "compose", "-p", self.project, "--project-directory",
                 str(self.project_dir), "-f", "-", *args]
-        self._log("$ " + " ".join(argv))
+        self._log("$ " + shlex.join(argv))
         p = subprocess.run(argv, input=text, capture_output=True, text=True, timeout=timeout,
                            env={**self._env, **(env or {})})
         out = (p.stdout + p.stderr).strip()
@@ -102,6 +104,8 @@ class RemoteDocker:
         """service -> state, for the project's containers (the newest per service)."""
         found: dict[str, ContainerState] = {}
         for c in self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"}):
+            if c.labels.get(ONEOFF_LABEL) == "True":   # `compose run`: never the service's own
+                continue
             s = container_state(c)
             if s.service not in found or s.started_at > found[s.service].started_at:
                 found[s.service] = s
@@ -129,6 +133,15 @@ class RemoteDocker:
 
     def container(self, name: str):
         return self.client.containers.get(name)
+
+    def remove_container(self, name: str) -> None:
+        """Force-remove a container if it exists; best effort (used on the way out)."""
+        try:
+            self.client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except Exception as e:   # noqa: BLE001 - must not hide the error being raised
+            self._log(f"could not remove {name}: {type(e).__name__}: {e}")
 
     def health_log(self, name: str, last: int = 5) -> str:
         try:

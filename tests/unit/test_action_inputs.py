@@ -101,7 +101,8 @@ def test_every_option_given(env, workspace):
                 "INPUT_HEALTH-TIMEOUT": "2m", "INPUT_DRAIN-TIMEOUT": "7.5s",
                 "INPUT_HEALTH-PATH": "/up?full=1", "INPUT_REGISTRY": "ghcr.io",
                 "INPUT_REGISTRY-USERNAME": "octocat", "INPUT_REGISTRY-PASSWORD": "ghp_x",
-                "INPUT_DRY-RUN": "true"})
+                "INPUT_DRY-RUN": "true", "INPUT_PRE-DEPLOY": "sh -c 'migrate && seed'",
+                "INPUT_PRE-DEPLOY-TIMEOUT": "15m"})
     key_type, blob = env["INPUT_KNOWN-HOSTS"].split()[1:3]
     env["INPUT_KNOWN-HOSTS"] = f"# from ssh-keyscan\n[app.example.com]:2222 {key_type} {blob}\n"
     i = read_inputs(env)
@@ -111,6 +112,7 @@ def test_every_option_given(env, workspace):
     assert (i.health_timeout, i.drain_timeout, i.health_path) == (120, 7.5, "/up?full=1")
     assert (i.registry, i.registry_username, i.registry_password) == ("ghcr.io", "octocat", "ghp_x")
     assert i.dry_run
+    assert i.pre_deploy == ("sh", "-c", "migrate && seed") and i.pre_deploy_timeout == 900
 
 
 def test_key_with_crlf_or_literal_newlines_is_normalized(env, keys):
@@ -181,6 +183,8 @@ def test_secret_values_are_the_key_and_the_password(env, keys):
     ("health-path", "health", "starting with '/'"),
     ("health-path", "/a b", "starting with '/'"),
     ("dry-run", "maybe", "`true` or `false`"),
+    ("pre-deploy", "sh -c 'unbalanced", "cannot split it into words"),
+    ("pre-deploy-timeout", "forever", "seconds"),
 ])
 def test_bad_value_names_its_input(env, name, value, says):
     env[f"INPUT_{name.upper()}"] = value
