@@ -4,6 +4,7 @@ on a healthy colour."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -330,7 +331,7 @@ class Deployment:
         """The pre-deploy command in a one-off container of the service on its new image,
         named so that a timeout or a cancel can remove it; its output goes to the log."""
         name = f"bluegreen-pre-deploy-{self.result.project}-{os.getpid()}"
-        command = " ".join(step.command)
+        command = shlex.join(step.command)
         try:
             out = docker.compose(compose_text, "run", "--rm", "--no-deps", "-T", "--name", name,
                                  step.services[0], *step.command,
