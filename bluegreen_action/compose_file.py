@@ -83,6 +83,22 @@ class ComposeFile:
     def container_name(self, service: str) -> str | None:
         return self.services.get(service, {}).get("container_name")
 
+    def relative_bind_mounts(self, service: str) -> list[str]:
+        """The service's bind mounts whose source is a relative path (`./conf:/etc/x`).
+        Compose resolves them against the folder of the compose file *here*, but the
+        server's Docker Engine mounts that path from *its* disk."""
+        found = []
+        for v in self.services.get(service, {}).get("volumes") or []:
+            if isinstance(v, str):
+                source = v.split(":", 1)[0] if ":" in v else ""
+            elif isinstance(v, dict) and v.get("type", "volume") == "bind":
+                source = str(v.get("source") or "")
+            else:
+                continue
+            if source.startswith(("./", "../", "~")) or source in (".", ".."):
+                found.append(source)
+        return found
+
     def require_colors(self, app: str) -> tuple[str, str]:
         """The blue and green service names of an app, or a clear error."""
         names = []

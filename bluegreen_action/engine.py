@@ -185,6 +185,8 @@ class Deployment:
         self.topology = list(stack.topology)
         for svc in self.colour_services:
             self._warn_slow_healthcheck(compose, svc)
+        for svc in compose.services:
+            self._warn_relative_binds(compose, svc)
         self.r.info(f"project {self.result.project}, services "
                     f"{', '.join(self.colour_services)}, proxy {self.proxy_service}")
         return compose, new
@@ -197,6 +199,16 @@ class Deployment:
                 f"after `interval` ({hc.get('interval', '30s')}), which every deploy waits for; "
                 "add `start_interval: 1s` (Docker Engine >= 25)",
                 file=str(compose.path), line=compose.line_of_service(svc))
+
+    def _warn_relative_binds(self, compose: ComposeFile, svc: str) -> None:
+        for source in compose.relative_bind_mounts(svc):
+            on_server = (compose.path.resolve().parent / Path(source).expanduser()).resolve()
+            self.r.warning(
+                f"{svc} bind-mounts `{source}`, a path on the server: its Docker Engine mounts "
+                f"{on_server} from its own disk, not this checkout (and creates an empty folder "
+                "there if it is missing); copy the file into the image (as the article's "
+                "Caddy image does), or use a named volume or an absolute path that exists on "
+                "the server", file=str(compose.path), line=compose.line_of_service(svc))
 
     # -- on the server --------------------------------------------------------------------
     def _deploy(self, ssh: SshSession, docker: RemoteDocker, compose: ComposeFile,
