@@ -350,7 +350,8 @@ class Deployment:
                                  timeout=self.o.pre_deploy_timeout)
         except DeployError as e:     # "`docker compose run ...` failed (exit N)"
             exit_code = e.message.rsplit(" failed ", 1)[-1]
-            generic = "its output is above: fix the command (or what it needs) and deploy again"
+            generic = ("its output is in the evidence: fix the command (or what it needs) "
+                       "and deploy again")
             raise DeployError(
                 f"the pre-deploy command `{command}` failed {exit_code}; no traffic was switched",
                 evidence=e.evidence,

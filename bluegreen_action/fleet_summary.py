@@ -18,7 +18,8 @@ def render_fleet_summary(fleet: FleetResult, *, version: str = "") -> str:
     if len(runs) == 1 and fleet.action == "deploy":
         run = runs[0]
         text = render_summary(run.result, run.phases)
-        return _join([text.rstrip("\n"), *history_section(run), _version(version)])
+        # an HTML block (the plan's <details>) ends only at a blank line: one before the history
+        return _join([text.rstrip("\n"), "", *history_section(run), _version(version)])
     out = [_headline(fleet), ""]
     out += _hosts_table(fleet) + [""]
     failed = fleet.failed

@@ -14,11 +14,13 @@ from .colors import Color
 from .engine import DeployResult
 from .errors import ComposeFileError, ConnectionError_, InputError
 from .image_ref import ImageRef
+from .plan import PRE_DEPLOY_PHASE
 from .report import Phase
 
 COLOUR_MARK = {"blue": "🔵", "green": "🟢"}
 STATUS_MARK = {"ok": "✅", "failed": "❌", "running": "⏸️"}
 EVIDENCE_LINES = 40
+BEFORE_ANY_SWITCH = ("Pull the new images", PRE_DEPLOY_PHASE)   # phases that move no traffic
 
 
 def render_summary(result: DeployResult, phases: Sequence[Phase], *, version: str = "") -> str:
@@ -155,6 +157,9 @@ def _server_state(r: DeployResult, phases: Sequence[Phase]) -> str:
         ("Check", "Connect", "Read"))]
     if not changing:
         return "nothing was changed."
+    if all(p.name in BEFORE_ANY_SWITCH for p in changing):
+        return ("nothing was switched: the app's containers and the proxy's routes are as "
+                "they were before the deploy.")
     return ("it may be part-way: traffic stays on the colour that was healthy. Check it with "
             "`docker compose ps` on the server, then deploy a known-good tag.")
 

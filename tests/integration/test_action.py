@@ -235,6 +235,23 @@ def test_broken_version_rolls_back_and_says_why(image, workspace):
     assert ws.app_tags() == {"v2"}
 
 
+def test_a_failing_pre_deploy_command_switches_nothing(image, workspace):
+    """The `pre-deploy` input, through the image: migrations that fail stop the deploy
+    before any traffic moves; the summary says why and what to do."""
+    ws = workspace
+    code, log, outputs, summary = ws.docker_run(
+        image, tag="v3", **{"pre-deploy": "sh -c 'echo migrating to $APP_VERSION; "
+                                          "echo relation users does not exist >&2; exit 4'"})
+    save_summary("pre-deploy-failed", summary)
+    assert code == 6, log
+    assert "::group::Run the pre-deploy command" in log and "| migrating to v3" not in log
+    assert "::group::Replace" not in log
+    assert outputs["result"] == "failed" and "pre-deploy command" in outputs["error"]
+    assert "failed (exit 4); no traffic was switched" in outputs["error"]
+    assert "relation users does not exist" in summary and "**What to do:**" in summary
+    assert ws.app_tags() == {"v2"}
+
+
 def test_python_entrypoint_behaves_like_the_container(image, workspace):
     """The same inputs, dry run, both ways: same outputs and the same summary (times aside)."""
     ws = workspace

@@ -4,7 +4,7 @@ import io
 import textwrap
 
 from bluegreen_action.compose_file import ComposeFile
-from bluegreen_action.engine import DeployOptions, Deployment
+from bluegreen_action.engine import Deployment, DeployOptions
 from bluegreen_action.report import Reporter
 from bluegreen_action.ssh import SshTarget
 

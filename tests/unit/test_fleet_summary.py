@@ -44,12 +44,47 @@ def test_a_stopped_fleet_shows_every_host_and_who_was_left_untouched():
     assert text.rstrip().endswith("<sub>bluegreen-action 1.0</sub>")
 
 
+def assert_markdown_blocks_end(text):
+    """GitHub ends an HTML block (<details>...) only at a blank line: Markdown right after
+    `</details>` would be shown raw. And a heading needs a blank line before it."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines[:-1]):
+        if line.strip() == "</details>":
+            assert lines[i + 1] == "", f"line {i + 2} follows </details>: {lines[i + 1]!r}"
+        if lines[i + 1].startswith("#"):
+            assert line == "", f"heading {lines[i + 1]!r} follows {line!r}"
+
+
 def test_one_host_keeps_the_single_host_summary_and_adds_its_history():
-    run = HostRun(A, "only", ok("deploy@a:22"), [Phase("Connect", 0.5, "ok")],
+    result = ok("deploy@a:22")
+    result.plan = "1. pull the new images"
+    run = HostRun(A, "only", result, [Phase("Connect", 0.5, "ok")],
                   [entry("v1", None), entry("v2", "v1")])
-    text = render_fleet_summary(FleetResult("deploy", "v2", [run]))
+    text = render_fleet_summary(FleetResult("deploy", "v2", [run]), version="1.0")
     assert text.startswith("### ✅ Deployed `v1` → `v2`")
     assert "| When (UTC) | Action | Change | Result | Took | By |" in text
+    assert_markdown_blocks_end(text)
+
+
+def test_one_failed_host_ends_the_plan_block_before_its_history():
+    bad = DeployResult("failed", host="deploy@a:22", project="shop", tag="v3",
+                       previous_tag="v2", seconds=1.0, plan="1. pull the new images")
+    bad.error = HealthError("the pre-deploy command failed (exit 4)", evidence="no table")
+    run = HostRun(A, "only", bad, [Phase("Run the pre-deploy command", 0.4, "failed")],
+                  [entry("v3", "v2", "failed")])
+    text = render_fleet_summary(FleetResult("deploy", "v3", [run]), version="1.0")
+    assert "<summary>The plan</summary>" in text and "#### Deploy history of" in text
+    assert_markdown_blocks_end(text)
+
+
+def test_several_hosts_end_every_html_block():
+    results = [ok("deploy@a:22"), ok("deploy@b:2222")]
+    for r in results:
+        r.plan = "1. pull the new images"
+    fleet = FleetResult("deploy", "v2", [
+        HostRun(A, "canary", results[0], [Phase("Connect", 0.5, "ok")], [entry("v2", "v1")]),
+        HostRun(B, "next", results[1], [Phase("Connect", 0.5, "ok")], [entry("v2", "v1")])])
+    assert_markdown_blocks_end(render_fleet_summary(fleet, version="1.0"))
 
 
 def test_rollback_names_the_tag_that_serves_and_the_switch_time():

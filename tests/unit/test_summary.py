@@ -148,6 +148,22 @@ def first_deploy():
                      ("First deploy: start the stack", 74.2, "ok"))
 
 
+def pre_deploy_failed():
+    err = DeployError("the pre-deploy command `./manage.py migrate --noinput` failed (exit 1); "
+                      "no traffic was switched",
+                      evidence="Applying shop.0042_orders... FAILED\n"
+                               "django.db.utils.OperationalError: no such column: orders.total",
+                      hint="its output is in the evidence: fix the command (or what it needs) "
+                           "and deploy again")
+    r = DeployResult("failed", "deploy@shop.example.com:22", "shop", "v1.3.0", "v1.2.9",
+                     images={"web-blue": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0"),
+                             "web-green": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0")},
+                     final={"web-blue": state("web-blue", "v1.2.9"),
+                            "web-green": state("web-green", "v1.2.9")},
+                     routed={"web": ["blue", "green"]}, plan=PLAN, error=err, seconds=6.1)
+    return r, phases(*SWAP[:4], ("Run the pre-deploy command", 1.5, "failed"))
+
+
 def hostile():
     """Text from the server that tries to break the Markdown."""
     err = HealthError("a|b` <img src=x onerror=alert(1)> **bold** [link](http://x) did not become "
@@ -162,7 +178,7 @@ def hostile():
 
 
 CASES = {f.__name__: f for f in (success, rolled_back, compose_error, ssh_error, input_error,
-                                  part_way, dry_run, first_deploy, hostile)}
+                                  part_way, dry_run, first_deploy, pre_deploy_failed, hostile)}
 
 
 @pytest.mark.parametrize("name", CASES)
