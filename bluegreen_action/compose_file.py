@@ -83,6 +83,10 @@ class ComposeFile:
     def container_name(self, service: str) -> str | None:
         return self.services.get(service, {}).get("container_name")
 
+    def has_healthcheck(self, service: str) -> bool:
+        hc = self.services.get(service, {}).get("healthcheck")
+        return bool(hc) and not hc.get("disable") and hc.get("test") not in (["NONE"], "NONE")
+
     def relative_bind_mounts(self, service: str) -> list[str]:
         """The service's bind mounts whose source is a relative path (`./conf:/etc/x`).
         Compose resolves them against the folder of the compose file *here*, but the

@@ -312,9 +312,14 @@ class Deployment:
                 self.router = open_router(docker, proxy, self.topology, self.clock,
                                           o.proxy_kind, log=self.r.info, wait=PROXY_GRACE)
         elif step.action == "start-needs":   # a first deploy's database, before migrations
-            docker.compose(compose.set_images(images).text, "up", "-d", "--wait", "--wait-timeout",
-                           str(max(1, round(o.health_timeout))), "--quiet-pull", *step.services)
-            self.r.info(f"started {', '.join(step.services)}")
+            text = compose.set_images(images).text
+            docker.compose(text, "up", "-d", "--quiet-pull", *step.services)
+            # `--wait` fails on a one-shot service that exits 0: wait only for health checks
+            if checked := [s for s in step.services if compose.has_healthcheck(s)]:
+                docker.compose(text, "up", "-d", "--wait", "--wait-timeout",
+                               str(max(1, round(o.health_timeout))), *checked)
+            self.r.info(f"started {', '.join(step.services)}"
+                        + (f" ({', '.join(checked)} healthy)" if checked else ""))
         elif step.action == "pre-deploy":
             self._pre_deploy(docker, compose.set_images(images).text, step)
         elif step.action == "route":

@@ -27,7 +27,7 @@ class Step:
         if self.action == "up-missing":
             return f"create the services not running yet: {', '.join(self.services)}"
         if self.action == "start-needs":
-            return f"start {', '.join(self.services)} and wait until running (healthy if checked)"
+            return f"start {', '.join(self.services)} (and wait for their health checks)"
         if self.action == "pre-deploy":
             return (f"run `{shlex.join(self.command)}` in a one-off {self.services[0]} container "
                     "on the new image")

@@ -27,6 +27,12 @@ DB = """
       start_interval: 200ms
     networks:
       - {app}
+
+  {app}-init:
+    image: {image}
+    command: ["true"]
+    networks:
+      - {app}
 """
 # prints the version of the image it runs on, and fails unless the database answers
 MIGRATE = ("sh", "-c", "echo migrating to $APP_VERSION && curl -fsS http://$DB:8000/health "
@@ -62,7 +68,8 @@ def test_migrations_run_on_the_new_image_before_traffic_moves(world, stack):
     assert first.result == "success", first.log
     log = first.log
     # the database was started (and healthy) before the command, the app after it
-    assert log.index(f"started {app}-db") < log.index("| migrating to v1") \
+    assert log.index(f"started {app}-db, {app}-init ({app}-db healthy)") \
+        < log.index("| migrating to v1") \
         < log.index("| migrated") < log.index("First deploy: start the stack")
 
     with Hey(url, duration=40, concurrency=10, rate=10) as hey, \

@@ -55,3 +55,15 @@ def test_the_command_is_split_into_words_as_a_shell_would():
     assert split_command("  ") == ()
     with pytest.raises(ValueError):
         split_command("sh -c 'unbalanced")
+
+
+def test_which_services_a_first_deploy_waits_for_before_the_command(tmp_path):
+    from bluegreen_action.compose_file import ComposeFile
+    compose = ComposeFile(tmp_path / "compose.yaml", """
+services:
+  db: {image: postgres:16, healthcheck: {test: ["CMD", "pg_isready"], start_interval: 1s}}
+  init: {image: busybox, command: ["true"]}
+  cache: {image: redis:7, healthcheck: {disable: true}}
+  legacy: {image: x, healthcheck: {test: ["NONE"]}}
+""")
+    assert [s for s in compose.services if compose.has_healthcheck(s)] == ["db"]
