@@ -209,8 +209,13 @@ def deploy_command(args: argparse.Namespace, reporter: Reporter) -> int:
         return fleet.error.exit_code
     for run in fleet.runs:
         result = run.result
-        reporter.info(f"{result.result}: {result.project} on {result.host} now runs "
-                      f"{opts.tag} (was {result.previous_tag or 'nothing'}) in {result.seconds:.1f}s")
+        was = result.previous_tag or "nothing"
+        if result.result == "dry-run":
+            reporter.info(f"dry run: {result.project} on {result.host} would go from {was} to "
+                          f"{opts.tag}; nothing was changed")
+        else:
+            reporter.info(f"{result.result}: {result.project} on {result.host} now runs "
+                          f"{opts.tag} (was {was}) in {result.seconds:.1f}s")
     return 0
 
 
