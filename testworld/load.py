@@ -54,13 +54,14 @@ def build_report(records: list[tuple], elapsed: float, meta: dict | None = None)
     failures = [r for r in records if not r[3]]
     versions: dict[str, dict] = {}
     sequence: list[dict] = []  # runs of the same version, in order of response time
-    for _sent, done, _lat, ok, version, _kind in records:
+    for sent, done, _lat, ok, version, _kind in records:
         if not ok:
             continue
         v = version if version is not None else "unknown"
-        entry = versions.setdefault(v, {"count": 0, "first": done, "last": done})
+        entry = versions.setdefault(v, {"count": 0, "first": done, "last": done, "last_sent": sent})
         entry["count"] += 1
         entry["last"] = done
+        entry["last_sent"] = max(entry["last_sent"], sent)   # the newest request it answered
         if sequence and sequence[-1]["version"] == v:
             sequence[-1]["count"] += 1
             sequence[-1]["last"] = done
@@ -82,8 +83,8 @@ def build_report(records: list[tuple], elapsed: float, meta: dict | None = None)
             "max": round(ok_latencies[-1], 2) if ok_latencies else 0.0,
         },
         "rps": round(len(records) / elapsed, 1) if elapsed > 0 else 0.0,
-        "versions": {v: {**e, "first": round(e["first"], 3), "last": round(e["last"], 3)}
-                     for v, e in versions.items()},
+        "versions": {v: {**e, "first": round(e["first"], 3), "last": round(e["last"], 3),
+                         "last_sent": round(e["last_sent"], 3)} for v, e in versions.items()},
         "version_sequence": [{**s, "first": round(s["first"], 3), "last": round(s["last"], 3)}
                              for s in sequence],
     }

@@ -39,8 +39,8 @@ def test_report_counts_failures_latencies_and_version_sequence():
     assert [f["t"] for f in r["failures"]] == [0.2, 0.4, 0.5]
     assert r["latency_ms"] == {"p50": 20.0, "p90": 100.0, "p99": 100.0, "max": 100.0}
     assert r["rps"] == 7.0
-    assert r["versions"] == {"v1": {"count": 2, "first": 0.01, "last": 0.12},
-                             "v2": {"count": 2, "first": 0.34, "last": 0.7}}
+    assert r["versions"] == {"v1": {"count": 2, "first": 0.01, "last": 0.12, "last_sent": 0.1},
+                             "v2": {"count": 2, "first": 0.34, "last": 0.7, "last_sent": 0.6}}
     assert [(s["version"], s["count"]) for s in r["version_sequence"]] == [("v1", 2), ("v2", 2)]
     assert "failed=3" in load.summary_line(r)
 
