@@ -36,6 +36,14 @@ def state(service, tag, status="running", health="healthy", image=IMG):
     return ContainerState(service, service, f"{image}:{tag}", status, health, "2025-01-01T00:00:00Z")
 
 
+def still_on_v129() -> dict:
+    """A deploy of v1.3.0 that left both colours on v1.2.9, both routed."""
+    return dict(images={"web-blue": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0"),
+                        "web-green": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0")},
+                final={"web-blue": state("web-blue", "v1.2.9"),
+                       "web-green": state("web-green", "v1.2.9")},
+                routed={"web": ["blue", "green"]})
+
 def phases(*spec):
     return [Phase(name, seconds, status) for name, seconds, status in spec]
 
@@ -71,11 +79,7 @@ def rolled_back():
                       hint="fix the new version (see its health checks and logs above), or give it "
                            "longer with health-timeout if it only boots slowly")
     r = DeployResult("rolled-back", "deploy@shop.example.com:22", "shop", "v1.3.0", "v1.2.9",
-                     images={"web-blue": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0"),
-                             "web-green": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0")},
-                     final={"web-blue": state("web-blue", "v1.2.9"),
-                            "web-green": state("web-green", "v1.2.9")},
-                     routed={"web": ["blue", "green"]}, plan=PLAN, error=err, seconds=71.9)
+                     **still_on_v129(), plan=PLAN, error=err, seconds=71.9)
     return r, phases(*SWAP[:4], ("Replace blue", 61.2, "failed"),
                      ("Roll back: Replace blue", 4.1, "ok"),
                      ("Roll back: Route traffic to both colours", 0.4, "ok"))
@@ -128,11 +132,7 @@ def part_way():
 
 def dry_run():
     r = DeployResult("dry-run", "deploy@shop.example.com:22", "shop", "v1.3.0", "v1.2.9",
-                     images={"web-blue": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0"),
-                             "web-green": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0")},
-                     final={"web-blue": state("web-blue", "v1.2.9"),
-                            "web-green": state("web-green", "v1.2.9")},
-                     routed={"web": ["blue", "green"]}, plan=PLAN, seconds=1.4)
+                     **still_on_v129(), plan=PLAN, seconds=1.4)
     return r, phases(*SWAP[:3])
 
 
@@ -156,11 +156,7 @@ def pre_deploy_failed():
                       hint="its output is in the evidence: fix the command (or what it needs) "
                            "and deploy again")
     r = DeployResult("failed", "deploy@shop.example.com:22", "shop", "v1.3.0", "v1.2.9",
-                     images={"web-blue": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0"),
-                             "web-green": (f"{IMG}:v1.2.9", f"{IMG}:v1.3.0")},
-                     final={"web-blue": state("web-blue", "v1.2.9"),
-                            "web-green": state("web-green", "v1.2.9")},
-                     routed={"web": ["blue", "green"]}, plan=PLAN, error=err, seconds=6.1)
+                     **still_on_v129(), plan=PLAN, error=err, seconds=6.1)
     return r, phases(*SWAP[:4], ("Run the pre-deploy command", 1.5, "failed"))
 
 
