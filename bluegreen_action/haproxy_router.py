@@ -462,8 +462,10 @@ class HAProxyRouter:
 
     # -- switching ------------------------------------------------------------------------
     def route_to(self, colors: set[Color]) -> None:
-        """Put `colors` in service and, only once HAProxy's health check passes for each,
-        drain the others: no reload, no connection closed."""
+        """Put `colors` in service and drain the others, in one runtime API line and only
+        once HAProxy's health check passes for each new server: no reload, no connection
+        closed, and no moment with both colours (or none) taking new requests. Until then
+        the new servers stay drained; HAProxy keeps checking drained servers."""
         self._intended = set(colors)
         snap = self._query(stat=True)
         states = snap.states
@@ -471,6 +473,7 @@ class HAProxyRouter:
                  if c in colors and not _state(states, be, srv).routed]
         drain = [(be, srv) for _a, be, c, srv in self._servers()
                  if c not in colors and _state(states, be, srv).routed]
+        servers = [(be, srv) for _a, be, _c, srv in ready]
         if ready:
             # A replaced container whose check never failed: HAProxy's pass may be the old
             # container's, so have it checked `rise` times afresh before it gets traffic.
@@ -480,10 +483,10 @@ class HAProxyRouter:
                        if not self._checked_since_replaced(a, c, be, srv, snap)]
             up = [(be, srv) for _a, be, _c, srv in ready if (be, srv) not in recheck
                   and _state(states, be, srv).recovering]
-            servers = [(be, srv) for _a, be, _c, srv in ready]
-            states = self._set_state(
-                servers, "ready", [f"set server {be}/{srv} health down" for be, srv in recheck]
-                + [f"set server {be}/{srv} health up" for be, srv in up])
+            health = ([f"set server {be}/{srv} health down" for be, srv in recheck]
+                      + [f"set server {be}/{srv} health up" for be, srv in up])
+            if health:
+                states = self._send(health, "set server ... health")
             if recheck:
                 self._log("HAProxy: fresh health checks of "
                           + ", ".join(f"{be}/{srv}" for be, srv in recheck))
@@ -491,8 +494,13 @@ class HAProxyRouter:
                 self._log("HAProxy: " + ", ".join(f"{be}/{srv}" for be, srv in up)
                           + " passed its latest check: up without waiting for `rise`")
             states = self._await_healthy(servers, states)
-        if drain:
-            states = self._set_state(drain, "drain")
+        if servers or drain:
+            states = self._send([f"set server {be}/{srv} state ready" for be, srv in servers]
+                                + [f"set server {be}/{srv} state drain" for be, srv in drain],
+                                "set server ... state")
+            self._log("HAProxy: " + "; ".join(
+                [f"{', '.join(f'{be}/{srv}' for be, srv in group)} → {state}"
+                 for group, state in ((servers, "ready"), (drain, "drain")) if group]))
             for key in drain:
                 self._chkfail_base[key] = _int(snap.stats.get(key, {}).get("chkfail"))
         got = self._routed(states)
@@ -515,14 +523,14 @@ class HAProxyRouter:
         chkfail = _int(snap.stats.get((backend, server), {}).get("chkfail"))
         return chkfail > self._chkfail_base.get((backend, server), chkfail)
 
-    def _set_state(self, servers: list[tuple[str, str]], state: str, first: Sequence[str] = ()):
-        snap = self._query([*first, *(f"set server {be}/{srv} state {state}" for be, srv in servers)])
+    def _send(self, commands: list[str], what: str):
+        """Runtime API commands in one line; the server states after them."""
+        snap = self._query(commands)
         if snap.before.strip():
-            raise ProxyError(f"HAProxy refused `set server ... state {state}`",
+            raise ProxyError(f"HAProxy refused `{what}`",
                              evidence=snap.before.strip()[-800:],
                              hint="the stats socket needs `level admin`" if "denied" in snap.before
                              else "check the backend and server names in haproxy.cfg")
-        self._log(f"HAProxy: {', '.join(f'{be}/{srv}' for be, srv in servers)} → {state}")
         return snap.states
 
     def _await_healthy(self, servers: list[tuple[str, str]], states):

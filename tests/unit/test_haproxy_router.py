@@ -378,14 +378,16 @@ def test_the_other_colour_is_drained_only_once_the_new_one_passes_its_check():
     seen = []
 
     def checks(f):
-        seen.append(dict(f.servers["green"]))
+        seen.append((dict(f.servers["blue"]), dict(f.servers["green"])))
         if len(seen) == 4:
             f.servers["blue"].update(op=2, result=3)  # the check passes
     fake.checks = checks
     r.route_to({B})
-    sets = fake.sets()
-    assert sets[-2:] == ["set server app/blue state ready", "set server app/green state drain"]
-    assert all(not s["admin"] & 8 for s in seen[:4])      # green served until blue was up
+    # one line: at no moment do both colours (or none) take new requests
+    assert fake.sent[-1].startswith("set server app/blue state ready; "
+                                    "set server app/green state drain; ")
+    assert all(not green["admin"] & 8 for _blue, green in seen[:4])   # green served meanwhile
+    assert all(blue["admin"] & 8 for blue, _green in seen[:4])        # blue, drained, was checked
     assert r.routed() == {"app": {B}}
 
 
@@ -397,6 +399,7 @@ def test_a_colour_that_never_passes_is_not_routed_to_and_the_other_keeps_traffic
     with pytest.raises(ProxyError, match="did not pass within 5s"):
         r.route_to({B})
     assert "set server app/green state drain" not in fake.sets()
+    assert "set server app/blue state ready" not in fake.sets()    # it never took traffic
     assert not fake.servers["green"]["admin"] & 8
 
 
