@@ -203,22 +203,21 @@ def _after_deploy(d: Deployment, docker, error, run: HostRun, origin: Origin, ke
         new_tag=d.o.tag, old_tag=res.previous_tag, origin=origin, strategy=d.o.strategy,
         seconds=time.monotonic() - started, error=error.message if error else "",
         images={s: new for s, (_old, new) in res.images.items()} if error is None else {})
-    store = HistoryStore(docker.client, res.project)
-    try:
-        run.history = store.append(entry)
+    try:   # every project's history comes back: retention keeps the others' tags too
+        histories = HistoryStore(docker.client, res.project).append_and_read_all(entry)
+        run.history = histories[res.project]
     except Exception as e:   # noqa: BLE001 - the deploy's outcome stands
         d.r.warning(f"could not write the deploy history: {type(e).__name__}: {e}")
+        histories = None
     if outcome != "success" or keep <= 0:
+        return
+    if histories is None:    # without it, removing nothing is the safe side
+        d.r.warning("image retention skipped: the deploy history could not be read")
         return
     repos = {ImageRef.parse(new).name for _old, new in res.images.values()}
     kept = keep_tags(deployed_tags(run.history), keep, current=[d.o.tag])
-    try:
-        others = kept_for_other_projects(store.read_all(), live_projects(docker.client), repos,
-                                         keep, own=res.project)
-    except Exception as e:   # noqa: BLE001 - without them, removing nothing is the safe side
-        d.r.warning(f"image retention skipped: could not read the other projects' history: "
-                    f"{type(e).__name__}: {e}")
-        return
+    others = kept_for_other_projects(histories, live_projects(docker.client), repos, keep,
+                                     own=res.project)
     also = [t for t in others if t not in kept]
     # an image Docker refuses to remove (used, or tagged elsewhere) is kept: a detail
     plan, removed = apply_retention(docker.client, repos, kept + tuple(also), log=d.r.detail)

@@ -167,24 +167,21 @@ class HistoryStore:
             return parse_lines(_read_file(c, f"{MOUNT}/{self.file_name}"))
 
     def append(self, entry: HistoryEntry) -> list[HistoryEntry]:
-        """Add an entry; returns the whole history, oldest first. The deploy lock keeps two
+        """Add an entry; returns the whole history, oldest first."""
+        return self.append_and_read_all(entry)[self.project]
+
+    def append_and_read_all(self, entry: HistoryEntry) -> dict[str, list[HistoryEntry]]:
+        """Add an entry; returns every project's history on the host by project name (this
+        one's with the entry), read in the same helper container. The deploy lock keeps two
         writers of one project apart."""
         self.client.volumes.create(VOLUME, labels={"org.bluegreen.purpose": "deploy history"})
         with self._helper(read_only=False) as c:
-            entries = parse_lines(_read_file(c, f"{MOUNT}/{self.file_name}")) + [entry]
+            histories = {name.removesuffix(".jsonl"): parse_lines(text)
+                         for name, text in _read_dir(c, MOUNT).items() if name.endswith(".jsonl")}
+            entries = histories.get(self.project, []) + [entry]
             c.put_archive(MOUNT, _tar(self.file_name, render_lines(entries).encode()))
-        return entries
-
-    def read_all(self) -> dict[str, list[HistoryEntry]]:
-        """Every project's history on the host, by project name."""
-        try:
-            self.client.volumes.get(VOLUME)
-        except docker.errors.NotFound:
-            return {}
-        with self._helper(read_only=True) as c:
-            files = _read_dir(c, MOUNT)
-        return {name.removesuffix(".jsonl"): parse_lines(text)
-                for name, text in files.items() if name.endswith(".jsonl")}
+        histories[self.project] = entries
+        return histories
 
     def _image(self) -> str:
         if self._helper_image:

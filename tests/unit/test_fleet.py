@@ -107,13 +107,10 @@ class FakeStore:
     def __init__(self, client, project):
         assert client == "client" and project == "shop"
 
-    def append(self, entry):
-        FakeStore.entries = FakeStore.entries + [entry]
-        return FakeStore.entries
-
-    def read_all(self):
+    def append_and_read_all(self, entry):
         if isinstance(FakeStore.others, Exception):
             raise FakeStore.others
+        FakeStore.entries = FakeStore.entries + [entry]
         return {"shop": FakeStore.entries, **FakeStore.others}
 
 
@@ -167,9 +164,11 @@ def test_retention_also_keeps_what_another_project_of_the_repository_rolls_back_
     assert "(keep 2 tags: v2, v1; v0 for prod)" in log
 
 
-def test_retention_is_skipped_when_the_other_histories_cannot_be_read(monkeypatch):
+def test_retention_is_skipped_when_the_history_cannot_be_read(monkeypatch):
     run, calls, log = after(monkeypatch, deployed(), others=OSError("volume busy"))
-    assert calls == [] and run.history and "image retention skipped" in log
+    assert calls == [] and run.history == []
+    assert "could not write the deploy history: OSError: volume busy" in log
+    assert "image retention skipped" in log
 
 
 def test_a_rolled_back_deploy_is_recorded_and_nothing_is_removed(monkeypatch):

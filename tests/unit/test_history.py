@@ -76,16 +76,26 @@ class FakeContainer:
         self.engine, self.mounts, self.removed = engine, mounts, False
 
     def get_archive(self, path):
+        """A file, or the folder's content for `/history/.` (as Docker names it: `./`,
+        `./shop.jsonl`, ...)."""
         folder, name = path.rsplit("/", 1)
         assert folder == "/history" and "bluegreen-history" in self.mounts
-        if name not in self.engine.files:
+        if name == ".":
+            files = {f"./{n}": data for n, data in self.engine.files.items()}
+        elif name in self.engine.files:
+            files = {name: self.engine.files[name]}
+        else:
             raise docker.errors.NotFound("no such file")
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tf:
-            data = self.engine.files[name]
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+            if name == ".":
+                folder_entry = tarfile.TarInfo("./")
+                folder_entry.type = tarfile.DIRTYPE
+                tf.addfile(folder_entry)
+            for n, data in files.items():
+                info = tarfile.TarInfo(n)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
         return iter([buf.getvalue()]), {"name": name}
 
     def put_archive(self, path, data):
@@ -136,3 +146,14 @@ def test_store_reads_nothing_without_the_volume_and_appends_through_a_helper():
     assert list(engine.files) == ["shop.jsonl"]
     assert all(c.removed for c in engine.created)
     assert engine.created[-1].mounts["bluegreen-history"]["mode"] == "ro"
+
+
+def test_append_also_returns_every_other_projects_history_from_the_same_helper():
+    engine = FakeEngine()
+    HistoryStore(engine, "shop-prod", helper_image="sha256:helper").append(entry("v1"))
+    store = HistoryStore(engine, "shop", helper_image="sha256:helper")
+    histories = store.append_and_read_all(entry("v2"))
+    assert {p: [e.new_tag for e in es] for p, es in histories.items()} == {
+        "shop-prod": ["v1"], "shop": ["v2"]}
+    assert len(engine.created) == 2 and all(c.removed for c in engine.created)
+    assert sorted(engine.files) == ["shop-prod.jsonl", "shop.jsonl"]
