@@ -19,7 +19,7 @@ from .lock import DeployLock
 from .lock import me as lock_holder
 from .plan import HostFacts, Plan, Step, with_pre_deploy
 from .proxy import open_router
-from .remote_docker import ContainerState, RemoteDocker
+from .remote_docker import SEE_OUTPUT, ComposeFailed, ContainerState, RemoteDocker
 from .report import Reporter
 from .router import Router
 from .ssh import SshSession, SshTarget
@@ -353,14 +353,13 @@ class Deployment:
             out = docker.compose(compose_text, "run", "--rm", "--no-deps", "-T", "--name", name,
                                  step.services[0], *step.command,
                                  timeout=self.o.pre_deploy_timeout)
-        except DeployError as e:     # "`docker compose run ...` failed (exit N)"
-            exit_code = e.message.rsplit(" failed ", 1)[-1]
+        except ComposeFailed as e:
             generic = ("its output is in the evidence: fix the command (or what it needs) "
                        "and deploy again")
             raise DeployError(
-                f"the pre-deploy command `{command}` failed {exit_code}; no traffic was switched",
-                evidence=e.evidence,
-                hint=e.hint if e.hint != "see the compose output above" else generic) from None
+                f"the pre-deploy command `{command}` failed (exit {e.returncode}); no traffic "
+                "was switched", evidence=e.evidence,
+                hint=generic if e.hint == SEE_OUTPUT else e.hint) from None
         except subprocess.TimeoutExpired:
             raise DeployError(
                 f"the pre-deploy command `{command}` did not finish within "

@@ -18,6 +18,15 @@ from .ssh import SshSession
 PROJECT_LABEL = "com.docker.compose.project"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 SERVICE_LABEL = "com.docker.compose.service"
+SEE_OUTPUT = "see the compose output above"     # compose_hint when the output says nothing known
+
+
+class ComposeFailed(DeployError):
+    """A compose command exited non-zero."""
+
+    def __init__(self, message: str, returncode: int, **kw):
+        super().__init__(message, **kw)
+        self.returncode = returncode
 
 
 @dataclass(frozen=True)
@@ -90,9 +99,8 @@ class RemoteDocker:
         if p.returncode != 0:
             if args[:1] == ("pull",) and (refused := pull_refused(out)):
                 raise refused
-            raise DeployError(f"`docker compose {' '.join(args)}` failed (exit {p.returncode})",
-                              evidence=_tail(out, 25),
-                              hint=compose_hint(out))
+            raise ComposeFailed(f"`docker compose {' '.join(args)}` failed (exit {p.returncode})",
+                                p.returncode, evidence=_tail(out, 25), hint=compose_hint(out))
         return out
 
     def validate(self, text: str, env: dict[str, str] | None = None) -> None:
@@ -194,7 +202,7 @@ def compose_hint(output: str) -> str:
         return LOGIN_HINT
     if "is already in use by container" in o:
         return "another project owns a container with that name: set project-name to that project"
-    return "see the compose output above"
+    return SEE_OUTPUT
 
 
 def _tail(text: str, lines: int) -> str:
