@@ -11,11 +11,11 @@ from .errors import ProxyError, ProxyNotAnswering
 from .exec_transport import ContainerExecTransport, ContainerShell, docker_exec
 from .haproxy_router import HAProxyRouter, connect_runtime_api
 from .remote_docker import (
-    ONEOFF_LABEL,
     PROJECT_LABEL,
     SERVICE_LABEL,
     ContainerState,
     RemoteDocker,
+    is_one_off,
 )
 from .router import AppTopology, Router
 
@@ -133,8 +133,8 @@ def colour_containers(docker: RemoteDocker, proxy):
             f"{PROJECT_LABEL}={docker.project}", f"{SERVICE_LABEL}={service_name(app, color)}"]})
         out: dict[str, set[str]] = {}
         for c in found:    # one list call: its answer holds the networks
-            if (c.attrs.get("Labels") or {}).get(ONEOFF_LABEL) == "True":
-                continue       # a `compose run` container of the service is not a colour
+            if is_one_off(c.attrs.get("Labels")):
+                continue
             nets = (c.attrs.get("NetworkSettings") or {}).get("Networks") or {}
             shared = {n: v for n, v in nets.items() if n in proxy_nets} or nets
             out[c.id] = {v["IPAddress"] for v in shared.values() if v.get("IPAddress")}

@@ -21,6 +21,11 @@ SERVICE_LABEL = "com.docker.compose.service"
 SEE_OUTPUT = "see the compose output above"     # compose_hint when the output says nothing known
 
 
+def is_one_off(labels: dict | None) -> bool:
+    """A `docker compose run` container: it carries its service's labels but is not it."""
+    return (labels or {}).get(ONEOFF_LABEL) == "True"
+
+
 class ComposeFailed(DeployError):
     """A compose command exited non-zero."""
 
@@ -112,7 +117,7 @@ class RemoteDocker:
         """service -> state, for the project's containers (the newest per service)."""
         found: dict[str, ContainerState] = {}
         for c in self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.project}"}):
-            if c.labels.get(ONEOFF_LABEL) == "True":   # `compose run`: never the service's own
+            if is_one_off(c.labels):
                 continue
             s = container_state(c)
             if s.service not in found or s.started_at > found[s.service].started_at:
