@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import io
 import itertools
+from contextlib import redirect_stdout
 from pathlib import Path
 
+from bluegreen_action import cli
 from bluegreen_action.engine import Deployment, DeployOptions, DeployResult, default_env
 from bluegreen_action.report import Reporter
 from bluegreen_action.ssh import SshTarget
@@ -15,6 +17,17 @@ _haproxy_ports = itertools.count(18300)     # the HAProxy tests' own range
 
 def next_port(kind: str = "") -> int:
     return next(_haproxy_ports if kind.startswith("haproxy") else _ports)
+
+
+def run_cli(world, *args: str, known_hosts: Path | None = None) -> tuple[int, str]:
+    """`bluegreen ARGS` in this process with the world's client key; (exit code, output)."""
+    common = ["--ssh-key", str(world.client_key),
+              "--known-hosts", str(known_hosts or world.known_hosts)]
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = cli.main([*args, *common], signals=False)
+    print(out.getvalue())
+    return code, out.getvalue()
 
 
 def deploy(world, compose_file: Path, tag: str, project: str, apps=("zdd",), **kw) -> DeployResult:

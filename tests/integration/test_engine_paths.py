@@ -2,17 +2,19 @@
 script, dry runs, several apps in one deploy."""
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stdout
-
 import pytest
 
-from bluegreen_action import cli
 from testworld import images
 from testworld.hey import Hey
 from testworld.load import LoadGenerator
 
-from .deploying import assert_only_reload_closures, deploy, next_port, versions_served
+from .deploying import (
+    assert_only_reload_closures,
+    deploy,
+    next_port,
+    run_cli,
+    versions_served,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -69,17 +71,13 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(world, tmp_path):
         assert compose.read_text().count("sample-app:v1") == 1   # the file itself untouched
 
         # the terminal's last line says what would happen, not that it happened
-        out = io.StringIO()
-        with redirect_stdout(out):
-            code = cli.main(["deploy", "--host", world.host, "--port", str(world.port),
-                             "--ssh-key", str(world.client_key), "--known-hosts",
-                             str(world.known_hosts), "--tag", "v2", "--services", app,
-                             "--compose-file", str(compose), "--project-name", project,
-                             "--pre-deploy", "./migrate --all", "--dry-run"], signals=False)
-        print(out.getvalue())
+        code, out = run_cli(world, "deploy", "--host", world.host, "--port", str(world.port),
+                            "--tag", "v2", "--services", app, "--compose-file", str(compose),
+                            "--project-name", project, "--pre-deploy", "./migrate --all",
+                            "--dry-run")
         assert code == 0
-        assert f"run `./migrate --all` in a one-off {app}-blue container" in out.getvalue()
-        assert out.getvalue().rstrip().endswith(
+        assert f"run `./migrate --all` in a one-off {app}-blue container" in out
+        assert out.rstrip().endswith(
             f"dry run: {project} on deploy@{world.host}:{world.port} would go from v1 to v2; "
             "nothing was changed")
         assert (container_ids(world, project), caddy_upstreams(world, f"{app}-caddy")) == before

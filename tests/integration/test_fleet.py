@@ -20,12 +20,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from bluegreen_action import cli
 from bluegreen_action.engine import DeployOptions, default_env
 from bluegreen_action.fleet import deploy_fleet, rollback_fleet
 from bluegreen_action.history import Origin
@@ -34,6 +32,8 @@ from bluegreen_action.rollback import HostCommandOptions
 from bluegreen_action.ssh import SshTarget
 from testworld.hey import Hey
 from testworld.load import LoadGenerator
+
+from . import deploying
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,12 +71,7 @@ def fleet_rollback(world, compose: Path, project: str, app: str, which):
 
 
 def run_cli(world, *args: str) -> tuple[int, str]:
-    common = ["--ssh-key", str(world.client_key), "--known-hosts", str(world.host_b.known_hosts_all)]
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = cli.main([*args, *common], signals=False)
-    print(out.getvalue())
-    return code, out.getvalue()
+    return deploying.run_cli(world, *args, known_hosts=world.host_b.known_hosts_all)
 
 
 def containers(engine_docker, project: str) -> dict[str, tuple[str, str, str]]:
